@@ -1,0 +1,103 @@
+"""OVMS URL routing: the same regexes, full-match on the raw path, in the same check order
+(reference ovms.md 1.1), so that every URL gets the answer OVMS would give."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared import errors as E
+from shared.errors import OvmsError
+
+PREDICT = re.compile(r"(.?)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/(\w+)))?:(classify|regress|predict)")
+STATUS = re.compile(r"(.?)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/(\w+)))?(?:/(metadata))?")
+CONFIG_RELOAD = re.compile(r"(.?)/v1/config/reload")
+CONFIG_STATUS = re.compile(r"(.?)/v1/config")
+KFS_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/(infer))")
+KFS_READY = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/(ready))")
+KFS_METADATA = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/)?")
+KFS_SERVER = re.compile(r"/v2/health/ready|/v2/health/live|/v2")
+METRICS = re.compile(r"(.?)/metrics(\?(.*))?")
+GET_ONLY = (STATUS, CONFIG_STATUS, KFS_SERVER, KFS_METADATA, KFS_READY, METRICS)
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: str  # predict | status | metadata | config_status | config_reload | options
+    model: str = ""
+    version: int = 0  # 0: default version (all versions for status)
+
+
+def percent_decode(text: str) -> str:
+    """OVMS's decoding of captured names: ``%XX`` becomes a byte, a bad escape stays as is."""
+    if "%" not in text:
+        return text
+    out = bytearray()
+    raw = text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x25 and i + 2 < len(raw) and _is_hex(raw[i + 1 : i + 3]):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(chr(b) in "0123456789abcdefABCDEF" for b in pair)
+
+
+def _version(text: str | None) -> int:
+    if text is None:
+        return 0
+    number = int(text)
+    if number > INT64_MAX:
+        raise OvmsError(E.MODEL_VERSION_MISSING)
+    return number
+
+
+def _escapes(path: str) -> bool:
+    p = path.replace("\\", "/")
+    return p.startswith("../") or p.endswith("/..") or "/../" in p
+
+
+def route(method: str, path: str) -> Route:
+    """Map a request to a Route, or raise the OvmsError OVMS would answer."""
+    if method not in ("GET", "POST", "OPTIONS"):
+        raise OvmsError(E.REST_UNSUPPORTED_METHOD)
+    if method == "OPTIONS":
+        return Route("options")
+    if _escapes(path):
+        raise OvmsError(E.PATH_INVALID)
+    if method == "POST":
+        m = PREDICT.fullmatch(path)
+        if m:
+            if m.group(5) != "predict":
+                raise OvmsError(E.REST_NOT_FOUND)
+            return Route("predict", percent_decode(m.group(2)), _version(m.group(3)))
+        if KFS_INFER.fullmatch(path):
+            raise OvmsError(E.NOT_IMPLEMENTED, "KServe v2 API is not served yet")
+        if CONFIG_RELOAD.fullmatch(path):
+            return Route("config_reload")
+        if any(p.fullmatch(path) for p in GET_ONLY):
+            raise OvmsError(E.REST_UNSUPPORTED_METHOD)
+        raise OvmsError(E.REST_INVALID_URL)
+    # GET
+    m = STATUS.fullmatch(path)
+    if m:
+        kind = "metadata" if m.group(5) else "status"
+        name = m.group(2)
+        if name is None:
+            raise OvmsError(E.MODEL_NAME_MISSING)
+        return Route(kind, percent_decode(name), _version(m.group(3)))
+    if CONFIG_STATUS.fullmatch(path):
+        return Route("config_status")
+    if KFS_SERVER.fullmatch(path) or KFS_READY.fullmatch(path) or KFS_METADATA.fullmatch(path):
+        raise OvmsError(E.NOT_IMPLEMENTED, "KServe v2 API is not served yet")
+    if PREDICT.fullmatch(path) or CONFIG_RELOAD.fullmatch(path) or KFS_INFER.fullmatch(path):
+        raise OvmsError(E.REST_UNSUPPORTED_METHOD)
+    raise OvmsError(E.REST_INVALID_URL)

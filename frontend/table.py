@@ -1,0 +1,96 @@
+"""The front's copy of the supervisor's routing table, and OVMS's version resolution on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from frontend.layouts import VersionStatus
+from shared import errors as E
+from shared.errors import OvmsError
+from shared.signature import Signature
+from shared.states import ErrorCode, State
+
+
+@dataclass(slots=True)
+class VersionEntry:
+    version: int
+    state: State
+    error: ErrorCode
+    signature: Signature | None
+    workers: list[int]
+
+
+@dataclass
+class RoutingTable:
+    generation: int = -1
+    models: dict[str, dict[int, VersionEntry]] = field(default_factory=dict)
+    workers: dict[int, int] = field(default_factory=dict)  # index -> generation
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any], previous: RoutingTable | None = None) -> RoutingTable:
+        old_sigs: dict[tuple[str, int], Signature] = {}
+        if previous is not None:
+            for name, versions in previous.models.items():
+                for v, e in versions.items():
+                    if e.signature is not None:
+                        old_sigs[(name, v)] = e.signature
+        models: dict[str, dict[int, VersionEntry]] = {}
+        for name, rows in data["models"].items():
+            entries = {}
+            for version, state, error, sig, workers in rows:
+                signature = old_sigs.get((name, version))
+                if sig is not None and (signature is None or signature.to_wire() != sig):
+                    signature = Signature.from_wire(sig)
+                elif sig is None:
+                    signature = None
+                entries[version] = VersionEntry(version, State(state), ErrorCode(error), signature, list(workers))
+            models[name] = entries
+        workers = {int(k): int(v) for k, v in data["workers"].items()}
+        return cls(data["gen"], models, workers)
+
+    def _model(self, name: str) -> dict[int, VersionEntry]:
+        versions = self.models.get(name)
+        if versions is None:
+            raise OvmsError(E.MODEL_NAME_MISSING)
+        return versions
+
+    def status(self, name: str, version: int) -> list[VersionStatus]:
+        versions = self._model(name)
+        if version:
+            entry = versions.get(version)
+            if entry is None:
+                raise OvmsError(E.MODEL_VERSION_MISSING)
+            return [(entry.version, entry.state, entry.error)]
+        return [(e.version, e.state, e.error) for _, e in sorted(versions.items())]
+
+    def all_status(self) -> list[tuple[str, list[VersionStatus]]]:
+        return [(name, self.status(name, 0)) for name in self.models]
+
+    def resolve(self, name: str, version: int) -> VersionEntry:
+        """The entry a request names: explicit version, or the default (highest AVAILABLE;
+        else the highest still loading, so that the caller may wait for it)."""
+        versions = self._model(name)
+        if version:
+            entry = versions.get(version)
+            if entry is None:
+                raise OvmsError(E.MODEL_VERSION_MISSING)
+            return entry
+        best = None
+        for v, e in versions.items():
+            if e.state == State.AVAILABLE and (best is None or v > best.version):
+                best = e
+        if best is None:
+            for v, e in versions.items():
+                loading = e.state in (State.START, State.LOADING) and e.error == ErrorCode.OK
+                if loading and (best is None or v > best.version):
+                    best = e
+        if best is None:
+            raise OvmsError(E.MODEL_VERSION_MISSING)
+        return best
+
+
+def unavailable_error(entry: VersionEntry) -> OvmsError:
+    if entry.state in (State.UNLOADING, State.END):
+        return OvmsError(E.MODEL_VERSION_NOT_LOADED_ANYMORE)
+    return OvmsError(E.MODEL_VERSION_NOT_LOADED_YET)

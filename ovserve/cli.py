@@ -1,0 +1,243 @@
+"""Command line: OVMS flag names and validation texts, plus ovserve's own process-plan flags.
+
+Errors are reported as OVMS reports them: the message on stderr and exit status 64 (EX_USAGE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import NoReturn
+
+from ovserve import __version__
+from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
+from ovserve.settings import Settings
+from shared.model_config import (
+    ConfigError,
+    ModelConfig,
+    ShapeOption,
+    VersionPolicy,
+    parse_batch_size,
+    parse_plugin_config,
+)
+
+EX_USAGE = 64
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
+MAX_NIREQ = 100000
+log = logging.getLogger("ovserve")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"error parsing options: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="ovserve",
+        description="OpenVINO model server speaking the OVMS / TensorFlow Serving REST API.",
+        allow_abbrev=False,
+    )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    ovms = p.add_argument_group("OVMS options")
+    ovms.add_argument("--port", type=int, default=0, help="gRPC port; 0 (default) disables gRPC (not served yet)")
+    ovms.add_argument("--grpc_bind_address", default="0.0.0.0")
+    ovms.add_argument("--rest_port", type=int, default=0, help="REST port")
+    ovms.add_argument("--rest_bind_address", default="0.0.0.0", help="address to bind REST to")
+    ovms.add_argument("--grpc_workers", type=int, default=1)
+    ovms.add_argument("--rest_workers", type=int, default=None, help="number of REST front processes (2..10000)")
+    ovms.add_argument("--log_level", default="INFO", help="TRACE, DEBUG, INFO, WARNING or ERROR")
+    ovms.add_argument("--log_path", default=None)
+    ovms.add_argument("--file_system_poll_wait_seconds", type=int, default=1)
+    ovms.add_argument("--cache_dir", default=None)
+    ovms.add_argument("--metrics_enable", action="store_true")
+    ovms.add_argument("--metrics_list", default="")
+    ovms.add_argument("--config_path", default=None)
+    ovms.add_argument("--model_name", default=None)
+    ovms.add_argument("--model_path", default=None)
+    ovms.add_argument("--batch_size", default=None)
+    ovms.add_argument("--shape", default=None)
+    ovms.add_argument("--layout", default=None)
+    ovms.add_argument("--model_version_policy", default=None)
+    ovms.add_argument("--nireq", type=int, default=0)
+    ovms.add_argument("--target_device", default="CPU")
+    ovms.add_argument("--plugin_config", default=None)
+    own = p.add_argument_group("ovserve process plan")
+    own.add_argument(
+        "--front_processes",
+        type=int,
+        default=None,
+        help="REST front processes (default: --rest_workers, else the CPU count, at most 4)",
+    )
+    own.add_argument(
+        "--worker_processes", type=int, default=None, help="OpenVINO worker processes (default: one per allowed CPU)"
+    )
+    own.add_argument(
+        "--worker_cpu_sets",
+        default=None,
+        help='CPU set of each worker, e.g. "0-3;4-7" (default: the allowance split evenly)',
+    )
+    own.add_argument(
+        "--max_request_bytes",
+        type=int,
+        default=1024**3,
+        help="largest accepted request body (default 1 GiB, as OVMS); larger gets 413",
+    )
+    own.add_argument(
+        "--shm_arena_mb", type=int, default=256, help="shared-memory tensor arena of each front, MiB (default 256)"
+    )
+    own.add_argument(
+        "--request_timeout_seconds", type=float, default=60.0, help="deadline of each inference request (default 60)"
+    )
+    return p
+
+
+def _model_flags_given(a: argparse.Namespace) -> bool:
+    return (
+        any(v is not None for v in (a.batch_size, a.shape, a.layout, a.model_version_policy, a.plugin_config))
+        or a.nireq != 0
+        or a.target_device != "CPU"
+    )
+
+
+def settings_from_args(argv: list[str]) -> Settings | None:
+    """Parse and validate; None means --version/--help was answered."""
+    a = build_parser().parse_args(argv)
+    if a.version:
+        print(f"ovserve {__version__} (OpenVINO Model Server REST API compatible)")
+        return None
+    if a.config_path and (a.model_name or a.model_path):
+        raise UsageError("Use either config_path or model_path with model_name")
+    if a.config_path and _model_flags_given(a):
+        raise UsageError("Model parameters in CLI are exclusive with the config file")
+    if not a.config_path and not (a.model_name and a.model_path):
+        raise UsageError("Use config_path or model_path with model_name")
+    for flag in ("port", "rest_port"):
+        if not 0 <= getattr(a, flag) <= 65535:
+            raise UsageError(f"{flag} number out of range from 0 to 65535")
+    if a.port and a.port == a.rest_port:
+        raise UsageError("port and rest_port cannot have the same values")
+    if not a.rest_port and not a.port:
+        raise UsageError("port and rest_port cannot both be unset")
+    if not a.rest_port:
+        raise UsageError("rest_port setting is missing: ovserve serves the REST API only")
+    if a.port:
+        log.warning("gRPC port %d requested: gRPC is not served yet, only REST on port %d", a.port, a.rest_port)
+    if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
+        raise UsageError("rest_workers count should be from 2 to 10000")
+    if a.log_level not in LOG_LEVELS:
+        raise UsageError("log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR")
+    if a.file_system_poll_wait_seconds < 0:
+        raise UsageError("file_system_poll_wait_seconds should be a non-negative number")
+    if a.nireq < 0 or a.nireq > MAX_NIREQ:
+        raise UsageError("Nireq parameter too high - Exceeded allowed nireq value")
+    if a.metrics_enable or a.metrics_list:
+        log.warning("metrics are not served yet; --metrics_enable/--metrics_list are ignored")
+    if a.layout:
+        log.warning("--layout is not supported yet and is ignored")
+    if a.max_request_bytes < 1:
+        raise UsageError("max_request_bytes must be positive")
+    if a.shm_arena_mb < 1:
+        raise UsageError("shm_arena_mb must be positive")
+    if a.request_timeout_seconds <= 0:
+        raise UsageError("request_timeout_seconds must be positive")
+
+    models: list[ModelConfig] = []
+    if a.model_name:
+        try:
+            policy = VersionPolicy.parse(a.model_version_policy)
+        except (ConfigError, ValueError) as exc:
+            raise UsageError(f"model_version_policy: {exc}") from exc
+        batch = parse_batch_size(a.batch_size)
+        if a.batch_size is not None and batch is None:
+            log.warning("Wrong batch size parameter provided. Model batch size will be set to default.")
+        try:
+            shape = ShapeOption.parse(a.shape)
+            plugin = parse_plugin_config(a.plugin_config)
+        except (ConfigError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+        if shape is not None and batch is not None:
+            log.warning("Both shape and batch size have been defined. Batch size parameter will be ignored.")
+            batch = None
+        models.append(
+            ModelConfig(
+                name=a.model_name,
+                base_path=os.path.abspath(a.model_path),
+                version_policy=policy,
+                batch_size=batch,
+                shape=shape,
+                layout=a.layout,
+                nireq=a.nireq,
+                target_device=a.target_device,
+                plugin_config=plugin,
+            )
+        )
+
+    cpus = allowed_cpus()
+    try:
+        if a.worker_cpu_sets:
+            sets = parse_cpu_sets(a.worker_cpu_sets)
+            if a.worker_processes is not None and a.worker_processes != len(sets):
+                raise ValueError("worker_processes differs from the number of worker_cpu_sets")
+        else:
+            sets = split_evenly(cpus, a.worker_processes if a.worker_processes is not None else len(cpus))
+        validate_sets(sets, cpus)
+    except ValueError as exc:
+        raise UsageError(f"worker CPU plan: {exc}") from exc
+    fronts = a.front_processes or a.rest_workers or min(max(len(cpus), 1), 4)
+    if fronts < 1:
+        raise UsageError("front_processes must be at least 1")
+
+    return Settings(
+        rest_port=a.rest_port,
+        rest_bind_address=a.rest_bind_address,
+        grpc_port=a.port,
+        models=models,
+        config_path=os.path.abspath(a.config_path) if a.config_path else None,
+        log_level=a.log_level,
+        log_path=a.log_path,
+        file_system_poll_wait_seconds=a.file_system_poll_wait_seconds,
+        front_processes=fronts,
+        worker_processes=len(sets),
+        worker_cpu_sets=sets,
+        max_body_bytes=a.max_request_bytes,
+        arena_bytes=a.shm_arena_mb * 1024 * 1024,
+        request_timeout_s=a.request_timeout_seconds,
+        cache_dir=a.cache_dir,
+    )
+
+
+def setup_logging(level: str, path: str | None = None) -> None:
+    py_level = {
+        "TRACE": logging.DEBUG,
+        "DEBUG": logging.DEBUG,
+        "INFO": logging.INFO,
+        "WARNING": logging.WARNING,
+        "ERROR": logging.ERROR,
+    }.get(level, logging.INFO)
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(process)d][%(name)s][%(levelname)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(py_level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    setup_logging("INFO")
+    try:
+        settings = settings_from_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_USAGE
+    if settings is None:
+        return 0
+    setup_logging(settings.log_level, settings.log_path)
+    from ovserve.supervisor import Supervisor
+
+    return Supervisor(settings).run()

@@ -1,0 +1,26 @@
+"""Validated server settings: what the supervisor needs to plan and start everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.model_config import ModelConfig
+
+
+@dataclass
+class Settings:
+    rest_port: int
+    rest_bind_address: str = "0.0.0.0"
+    grpc_port: int = 0
+    models: list[ModelConfig] = field(default_factory=list)
+    config_path: str | None = None
+    log_level: str = "INFO"
+    log_path: str | None = None
+    file_system_poll_wait_seconds: int = 1
+    front_processes: int = 2
+    worker_processes: int = 1
+    worker_cpu_sets: list[list[int]] = field(default_factory=list)
+    max_body_bytes: int = 1024**3
+    arena_bytes: int = 256 * 1024**2
+    request_timeout_s: float = 60.0
+    cache_dir: str | None = None

@@ -1,0 +1,88 @@
+"""The one table of OVMS status codes: HTTP code and base message for each.
+
+Every error a client can see is raised as :class:`OvmsError` with one of these codes, so the
+texts live here and nowhere else (tests import this table too).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Status(NamedTuple):
+    http: int
+    message: str
+
+
+# name -> (HTTP code, base message), as OVMS 2026.2 (src/status.cpp, src/http_server.cpp).
+OK = Status(200, "")
+OK_NOT_RELOADED = Status(200, "Config reload was not needed")
+OK_RELOADED = Status(201, "Config reload successful")
+REST_INVALID_URL = Status(400, "Invalid request URL")
+REST_UNSUPPORTED_METHOD = Status(406, "Unsupported method")
+REST_NOT_FOUND = Status(404, "Requested REST resource not found")
+REST_BODY_IS_NOT_AN_OBJECT = Status(400, "Request body should be JSON object")
+REST_PREDICT_UNKNOWN_ORDER = Status(400, "Invalid JSON structure. Could not detect row or column format")
+REST_INSTANCES_NOT_AN_ARRAY = Status(400, "Invalid JSON structure. Nonamed instance is not an array.")
+REST_NAMED_INSTANCE_NOT_AN_OBJECT = Status(400, "Invalid JSON structure. One of named instances is not a JSON object.")
+REST_INPUT_NOT_PREALLOCATED = Status(500, "Internal allocation error")
+REST_NO_INSTANCES_FOUND = Status(400, "Invalid JSON structure. Missing instances in row format")
+REST_INSTANCES_NOT_NAMED_OR_NONAMED = Status(400, "Could not detect neither named or nonamed format")
+REST_COULD_NOT_PARSE_INSTANCE = Status(400, "Could not parse instance content. Not valid ndarray detected")
+REST_INSTANCES_BATCH_SIZE_DIFFER = Status(400, "Invalid JSON structure. Request inputs have different batch sizes")
+REST_INPUTS_NOT_AN_OBJECT = Status(400, "Invalid JSON structure. One of inputs is not a JSON object.")
+REST_NO_INPUTS_FOUND = Status(400, "Invalid JSON structure, missing inputs")
+REST_COULD_NOT_PARSE_INPUT = Status(400, "Could not parse input content. Not valid ndarray detected")
+REST_UNSUPPORTED_PRECISION = Status(400, "Could not parse input content. Unsupported data precision detected")
+REST_PROTO_TO_STRING_ERROR = Status(500, "Response parsing to JSON error")
+UNSUPPORTED_SERIALIZATION_PRECISION = Status(500, "Unsupported serialization precision")
+JSON_INVALID = Status(412, "The file is not valid json")
+JSON_NESTING_DEPTH_EXCEEDED = Status(500, "JSON nesting depth exceeds the allowed limit")
+PATH_INVALID = Status(400, "The provided base path is invalid or doesn't exists")
+MODEL_NAME_MISSING = Status(404, "Model with requested name is not found")
+MODEL_VERSION_MISSING = Status(404, "Model with requested version is not found")
+MODEL_VERSION_NOT_LOADED_YET = Status(404, "Model with requested version is not loaded yet")
+MODEL_VERSION_NOT_LOADED_ANYMORE = Status(404, "Model with requested version is retired")
+INVALID_NO_OF_INPUTS = Status(400, "Invalid number of inputs")
+INVALID_MISSING_INPUT = Status(400, "Missing input with specific name")
+INVALID_NO_OF_SHAPE_DIMENSIONS = Status(400, "Invalid number of shape dimensions")
+INVALID_BATCH_SIZE = Status(400, "Invalid input batch size")
+INVALID_SHAPE = Status(400, "Invalid input shape")
+INVALID_PRECISION = Status(400, "Invalid input precision")
+INVALID_INPUT_FORMAT = Status(400, "Inputs inside buffer does not match expected format.")
+NOT_IMPLEMENTED = Status(500, "Functionality not implemented")
+INTERNAL_ERROR = Status(500, "Internal server error")
+OV_INTERNAL_INFERENCE_ERROR = Status(500, "Internal inference error")
+SERVER_NOT_READY = Status(503, "Server is not ready")
+# Config endpoints (seed texts; HTTP codes from the reference, section 2).
+CONFIG_FILE_TIMESTAMP_READING_FAILED = Status(500, "Config file not found or cannot open.")
+CONFIG_RELOAD_FAILED = Status(500, "Reloading config file failed. Check server logs for more info.")
+MODEL_VERSIONS_RELOAD_FAILED = Status(500, "Reloading models versions failed. Check server logs for more info.")
+# ovserve's own conditions, which OVMS has no text for.
+REQUEST_TOO_LARGE = Status(413, "Request body is larger than the configured limit")
+SERVER_OVERLOADED = Status(503, "Server is overloaded: no free capacity for this request, retry later")
+WORKER_UNAVAILABLE = Status(503, "The worker serving this model version stopped; retry the request")
+DEADLINE_EXCEEDED = Status(504, "Request deadline exceeded before inference finished")
+
+
+class OvmsError(Exception):
+    """An error answered to the client as ``{"error": "<message>"}`` with ``status.http``."""
+
+    def __init__(self, status: Status, details: str = "") -> None:
+        self.status = status
+        self.details = details
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        if self.details:
+            return f"{self.status.message} - {self.details}"
+        return self.status.message
+
+    @property
+    def http(self) -> int:
+        return self.status.http
+
+
+BY_NAME: dict[str, Status] = {k: v for k, v in globals().items() if isinstance(v, Status)}
+NAME_OF: dict[Status, str] = {v: k for k, v in BY_NAME.items()}

@@ -1,0 +1,186 @@
+"""A served model's configuration (from the CLI in single-model mode, or one entry of
+config.json) and the parsing of the OVMS option strings it carries."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+Dim = tuple[int, int]  # (min, max), max -1 = unbounded
+
+
+class ConfigError(ValueError):
+    """A model option that OVMS would reject."""
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    kind: str = "latest"  # latest | all | specific
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+
+    def select(self, available: list[int]) -> list[int]:
+        """The versions (sorted) that this policy serves out of those found on disk."""
+        found = sorted(available)
+        if self.kind == "all":
+            return found
+        if self.kind == "specific":
+            return [v for v in found if v in self.versions]
+        return found[-self.num_versions :] if self.num_versions > 0 else []
+
+    @classmethod
+    def parse(cls, value: str | dict[str, Any] | None) -> VersionPolicy:
+        if value is None or value == "":
+            return cls()
+        data = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ConfigError("Model version policy must be an object with one of: all, latest, specific")
+        ((kind, body),) = data.items()
+        if not isinstance(body, dict):
+            raise ConfigError("Model version policy is invalid")
+        if kind == "all" and not body:
+            return cls("all")
+        if kind == "latest" and set(body) == {"num_versions"}:
+            n = body["num_versions"]
+            if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
+                return cls("latest", num_versions=n)
+        if kind == "specific" and set(body) == {"versions"}:
+            vs = body["versions"]
+            if isinstance(vs, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in vs):
+                return cls("specific", versions=tuple(vs))
+        raise ConfigError(f"Model version policy is invalid: {json.dumps(data)}")
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "all":
+            return {"all": {}}
+        if self.kind == "specific":
+            return {"specific": {"versions": list(self.versions)}}
+        return {"latest": {"num_versions": self.num_versions}}
+
+
+_DIM = re.compile(r"^\s*(-?\d+)\s*(?::\s*(-?\d+)\s*)?$")
+
+
+def parse_dim(text: str) -> Dim:
+    m = _DIM.match(text)
+    if not m:
+        raise ConfigError(f"Invalid dimension: {text!r}")
+    lo = int(m.group(1))
+    if m.group(2) is None:
+        return (0, -1) if lo == -1 else (lo, lo)
+    hi = int(m.group(2))
+    if lo < 0 or hi < lo:
+        raise ConfigError(f"Invalid dimension range: {text!r}")
+    return (lo, hi)
+
+
+def parse_shape(text: str) -> tuple[Dim, ...]:
+    """``(1,3,224,224)``, ``(1,3,-1,-1)``, ``(1,3,200:500,200:500)``, also ``[...]``."""
+    t = text.strip()
+    if len(t) < 2 or t[0] not in "([" or t[-1] not in ")]":
+        raise ConfigError(f"Invalid shape: {text!r}")
+    inner = t[1:-1].strip()
+    if not inner:
+        return ()
+    return tuple(parse_dim(part) for part in inner.split(","))
+
+
+@dataclass(frozen=True)
+class ShapeOption:
+    """``--shape``: one shape for every input, one per input name, or ``auto``."""
+
+    auto: bool = False
+    all_inputs: tuple[Dim, ...] | None = None
+    per_input: tuple[tuple[str, tuple[Dim, ...]], ...] = ()
+
+    @classmethod
+    def parse(cls, value: str | dict[str, str] | None) -> ShapeOption | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dict):
+            return cls(per_input=tuple((k, parse_shape(v)) for k, v in value.items()))
+        text = value.strip()
+        if text == "auto":
+            return cls(auto=True)
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"Invalid shape: {text!r}") from exc
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise ConfigError(f"Invalid shape: {text!r}")
+            return cls(per_input=tuple((k, parse_shape(v)) for k, v in data.items()))
+        return cls(all_inputs=parse_shape(text))
+
+    def for_input(self, name: str) -> tuple[Dim, ...] | None:
+        if self.all_inputs is not None:
+            return self.all_inputs
+        for key, dims in self.per_input:
+            if key == name:
+                return dims
+        return None
+
+
+def parse_batch_size(value: str | int | None) -> Dim | str | None:
+    """An int, ``-1``, ``min:max`` or ``auto``; None when unset or invalid (OVMS only warns)."""
+    if value is None or value == "" or value == 0:
+        return None
+    if isinstance(value, int):
+        return (value, value)
+    if value.strip() == "auto":
+        return "auto"
+    try:
+        return parse_dim(value)
+    except ConfigError:
+        return None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    base_path: str
+    version_policy: VersionPolicy = field(default_factory=VersionPolicy)
+    batch_size: Dim | str | None = None
+    shape: ShapeOption | None = None
+    layout: str | None = None
+    nireq: int = 0
+    target_device: str = "CPU"
+    plugin_config: tuple[tuple[str, str], ...] = ()
+
+    def load_options(self) -> dict[str, Any]:
+        """What a worker needs to read, reshape and compile a version (msgpack-able)."""
+        shape = None
+        if self.shape is not None:
+            shape = {
+                "auto": self.shape.auto,
+                "all": [list(d) for d in self.shape.all_inputs] if self.shape.all_inputs is not None else None,
+                "per_input": {k: [list(d) for d in v] for k, v in self.shape.per_input},
+            }
+        batch = self.batch_size
+        if isinstance(batch, tuple):
+            batch = list(batch)
+        return {
+            "batch_size": batch,
+            "shape": shape,
+            "target_device": self.target_device,
+            "plugin_config": dict(self.plugin_config),
+            "nireq": self.nireq,
+        }
+
+
+def parse_plugin_config(value: str | dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    if value is None or value == "":
+        return ()
+    data = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(data, dict):
+        raise ConfigError("Plugin config must be a JSON object")
+    out = []
+    for key, val in data.items():
+        if isinstance(val, bool):
+            val = "YES" if val else "NO"
+        elif not isinstance(val, (str, int, float)):
+            raise ConfigError(f"Plugin config value of {key} must be a string, number or boolean")
+        out.append((str(key), str(val)))
+    return tuple(out)

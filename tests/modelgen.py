@@ -1,0 +1,105 @@
+"""Small OpenVINO models built with the Python API (no downloads), for tests and bench.
+
+Run as a script to (re)write the bundled default model: ``python -m tests.modelgen``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+
+def _save(model: object, base: str, version: int = 1, name: str = "model") -> str:
+    import openvino as ov
+
+    folder = os.path.join(base, str(version))
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.xml")
+    ov.save_model(model, path, compress_to_fp16=False)
+    return folder
+
+
+def dummy(base: str, version: int = 1, batch: int | None = 1, width: int = 10, add: float = 1.0) -> str:
+    """``b`` f32 [batch, width] -> ``a`` = b + add (batch None: dynamic)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    b = ops.parameter([batch if batch is not None else -1, width], ov.Type.f32, name="b")
+    b.output(0).get_tensor().set_names({"b"})
+    out = ops.add(b, ops.constant(np.full((1, width), add, np.float32)))
+    out.output(0).get_tensor().set_names({"a"})
+    return _save(ov.Model([out], [b], "dummy"), base, version)
+
+
+def typed(base: str, element: str, version: int = 1) -> str:
+    """``x`` [1,4] of ``element`` -> ``y`` = x + x (``not x`` for boolean), same type."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from shared.signature import numpy_dtype
+
+    t = ov.Type(numpy_dtype(element))
+    x = ops.parameter([1, 4], t, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    y = ops.logical_not(x) if element == "boolean" else ops.add(x, x)
+    y.output(0).get_tensor().set_names({"y"})
+    return _save(ov.Model([y], [x], "typed"), base, version)
+
+
+def two_in_two_out(base: str, version: int = 1) -> str:
+    """``a`` f32 [-1,3] and ``b`` i32 [-1,2] -> ``sum`` = a*2 (f32), ``neg`` = -b (i32)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    a = ops.parameter([-1, 3], ov.Type.f32, name="a")
+    a.output(0).get_tensor().set_names({"a"})
+    b = ops.parameter([-1, 2], ov.Type.i32, name="b")
+    b.output(0).get_tensor().set_names({"b"})
+    s = ops.multiply(a, ops.constant(np.float32(2)))
+    s.output(0).get_tensor().set_names({"sum"})
+    n = ops.negative(b)
+    n.output(0).get_tensor().set_names({"neg"})
+    return _save(ov.Model([s, n], [a, b], "two"), base, version)
+
+
+def scalar(base: str, version: int = 1) -> str:
+    """``s`` f32 [] -> ``t`` = s * 3 (rank-0 tensors)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    s = ops.parameter([], ov.Type.f32, name="s")
+    s.output(0).get_tensor().set_names({"s"})
+    t = ops.multiply(s, ops.constant(np.float32(3)))
+    t.output(0).get_tensor().set_names({"t"})
+    return _save(ov.Model([t], [s], "scalar"), base, version)
+
+
+def cnn(base: str, version: int = 1, seed: int = 0) -> str:
+    """``x`` f32 [1,3,224,224] -> ``probs`` f32 [1,1000]: conv/relu stack, mean, matmul, softmax."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(seed)
+    x = ops.parameter([1, 3, 224, 224], ov.Type.f32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    h = x
+    channels = 3
+    for out_c, stride in ((32, 2), (64, 2), (128, 2), (256, 2), (512, 2)):
+        w = rng.standard_normal((out_c, channels, 3, 3)).astype(np.float32) * np.sqrt(2.0 / (channels * 9))
+        h = ops.convolution(h, ops.constant(w), [stride, stride], [1, 1], [1, 1], [1, 1])
+        h = ops.relu(ops.add(h, ops.constant(np.zeros((1, out_c, 1, 1), np.float32))))
+        channels = out_c
+    h = ops.reduce_mean(h, ops.constant(np.array([2, 3], np.int64)), keep_dims=False)
+    w = rng.standard_normal((channels, 1000)).astype(np.float32) * 0.05
+    logits = ops.matmul(h, ops.constant(w), False, False)
+    probs = ops.softmax(logits, 1)
+    probs.output(0).get_tensor().set_names({"probs"})
+    return _save(ov.Model([probs], [x], "cnn"), base, version)
+
+
+if __name__ == "__main__":
+    default = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "dummy")
+    target = sys.argv[1] if len(sys.argv) > 1 else default
+    print(dummy(target))

@@ -1,0 +1,217 @@
+"""Worker process: serves INFER descriptors from the fronts and LOAD/UNLOAD orders from the
+supervisor, one inference at a time on its pinned CPU set.
+
+Model compilation runs on a loader thread so that serving continues while a new version loads
+(a reload never stalls the versions already being served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import zmq
+
+from shared import protocol as P
+from shared.errors import DEADLINE_EXCEEDED, MODEL_VERSION_NOT_LOADED_ANYMORE, NAME_OF, OV_INTERNAL_INFERENCE_ERROR
+from shared.lifetime import die_with_parent
+from shared.shm import ALIGN, Segment
+
+log = logging.getLogger("ovserve.worker")
+DRAIN_LIMIT = 256
+
+
+class Worker:
+    def __init__(self, index: int, generation: int, run_dir: str, cache_dir: str | None) -> None:
+        from workers import model_host  # imports openvino: only ever inside a worker
+
+        self.host = model_host
+        self.index = index
+        self.generation = generation
+        self.core = model_host.ov.Core()
+        if cache_dir:
+            self.core.set_property({"CACHE_DIR": cache_dir})
+        self.ctx = zmq.Context()
+        self.data = self.ctx.socket(zmq.ROUTER)
+        self.data.setsockopt(zmq.LINGER, 0)
+        self.data.bind(P.worker_endpoint(run_dir, index))
+        self.control = self.ctx.socket(zmq.DEALER)
+        self.control.setsockopt(zmq.LINGER, 1000)
+        self.control.connect(P.supervisor_endpoint(run_dir))
+        self.wake = self.ctx.socket(zmq.PAIR)
+        self.wake.bind(f"inproc://wake-{index}")
+        self.versions: dict[tuple[str, int], Any] = {}
+        self.arenas: dict[str, Segment] = {}
+        self.loads: queue.Queue[tuple[str, int, str, dict[str, Any]] | None] = queue.Queue()
+        self.done: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.stopping = False
+        self.loader = threading.Thread(target=self._load_loop, name="loader", daemon=True)
+
+    # ---- loading ----------------------------------------------------------------------------
+    def _load_loop(self) -> None:
+        wake = self.ctx.socket(zmq.PAIR)
+        wake.connect(f"inproc://wake-{self.index}")
+        while True:
+            item = self.loads.get()
+            if item is None:
+                break
+            name, version, path, options = item
+            started = time.monotonic()
+            try:
+                loaded = self.host.load_version(self.core, path, options)
+                result = {"name": name, "version": version, "ok": True, "loaded": loaded}
+                log.info(
+                    "worker %d loaded %s version %d in %.0f ms",
+                    self.index,
+                    name,
+                    version,
+                    (time.monotonic() - started) * 1000,
+                )
+            except Exception as exc:  # a broken model file must not kill the worker
+                log.error("worker %d failed to load %s version %d from %s: %s", self.index, name, version, path, exc)
+                result = {"name": name, "version": version, "ok": False, "error": str(exc)}
+            self.done.put(result)
+            wake.send(b"")
+        wake.close()
+
+    def _finish_loads(self) -> None:
+        while True:
+            try:
+                result = self.done.get_nowait()
+            except queue.Empty:
+                return
+            key = (result["name"], result["version"])
+            message = {"t": P.LOADED, "worker": self.index, "name": key[0], "version": key[1], "ok": result["ok"]}
+            if result["ok"]:
+                self.versions[key] = result["loaded"]
+                message["signature"] = result["loaded"].signature.to_wire()
+            else:
+                message["error"] = result["error"]
+            self.control.send(P.pack(message))
+
+    # ---- control ----------------------------------------------------------------------------
+    def _on_control(self, msg: dict[str, Any]) -> None:
+        kind = msg["t"]
+        if kind == P.LOAD:
+            self.loads.put((msg["name"], msg["version"], msg["path"], msg["options"]))
+        elif kind == P.UNLOAD:
+            key = (msg["name"], msg["version"])
+            self.versions.pop(key, None)
+            self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "name": key[0], "version": key[1]}))
+        elif kind == P.FORGET_ARENA:
+            seg = self.arenas.pop(msg["arena"], None)
+            if seg is not None:
+                seg.close()
+        elif kind == "stop":
+            self.stopping = True
+
+    # ---- data -------------------------------------------------------------------------------
+    def _arena(self, name: str) -> Segment:
+        seg = self.arenas.get(name)
+        if seg is None:
+            seg = self.arenas[name] = Segment(name, 0, create=False)
+        return seg
+
+    def _error(self, ident: bytes, rid: int, status: Any, details: str = "") -> None:
+        self.data.send_multipart([ident, P.pack([P.RESULT, rid, False, [NAME_OF[status], details]])])
+
+    def _on_infer(self, ident: bytes, header: bytes) -> None:
+        _, rid, name, version, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
+        loaded = self.versions.get((name, version))
+        if loaded is None:
+            return self._error(ident, rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+        if time.time() > deadline:
+            return self._error(ident, rid, DEADLINE_EXCEEDED)
+        try:
+            arena = self._arena(arena_name)
+            arrays = [(n, arena.view(off, dt, shape)) for n, off, dt, shape in inputs]
+            outputs = self.host.infer(loaded, arrays)
+        except Exception as exc:
+            log.error("inference on %s version %d failed: %s", name, version, exc)
+            return self._error(ident, rid, OV_INTERNAL_INFERENCE_ERROR, str(exc).splitlines()[0] if str(exc) else "")
+        descs: list[list[Any]] = []
+        frames: list[Any] = []
+        cursor, end = out_off, out_off + out_size
+        for out_name, array in zip(loaded.output_names, outputs, strict=False):
+            n = array.nbytes
+            if array.dtype != np.object_ and cursor + n <= end:
+                np.copyto(arena.view(cursor, array.dtype, array.shape), array)
+                descs.append([out_name, cursor, array.dtype.str, list(array.shape)])
+                cursor += max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
+            else:
+                descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape)])
+                frames.append(np.ascontiguousarray(array).tobytes())
+        self.data.send_multipart([ident, P.pack([P.RESULT, rid, True, descs]), *frames])
+
+    # ---- main loop --------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when we stop
+        self.loader.start()
+        self.control.send(
+            P.pack(
+                {
+                    "t": P.HELLO,
+                    "role": "worker",
+                    "worker": self.index,
+                    "pid": os.getpid(),
+                    "generation": self.generation,
+                }
+            )
+        )
+        poller = zmq.Poller()
+        poller.register(self.data, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        poller.register(self.wake, zmq.POLLIN)
+        while not self.stopping:
+            events = dict(poller.poll(200))
+            if self.control in events:
+                while self.control.poll(0):
+                    self._on_control(P.unpack(self.control.recv()))
+            if self.wake in events:
+                while self.wake.poll(0):
+                    self.wake.recv()
+                self._finish_loads()
+            if self.data in events:
+                for _ in range(DRAIN_LIMIT):
+                    try:
+                        ident, header = self.data.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._on_infer(ident, header)
+        self.loads.put(None)
+        self.versions.clear()
+        for seg in self.arenas.values():
+            seg.close()
+        self.data.close()
+        self.wake.close()
+        self.control.close()
+        self.ctx.term()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ovserve-worker")
+    p.add_argument("--index", type=int, required=True)
+    p.add_argument("--cpus", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--supervisor-pid", type=int, required=True)
+    p.add_argument("--generation", type=int, default=1)
+    a = p.parse_args(argv)
+    die_with_parent(a.supervisor_pid)
+    cpus = {int(c) for c in a.cpus.split(",")}
+    os.sched_setaffinity(0, cpus)  # before openvino starts its threads
+    logging.basicConfig(
+        level=getattr(logging, a.log_level if a.log_level != "TRACE" else "DEBUG", logging.INFO),
+        format=f"[%(asctime)s][worker {a.index}][%(levelname)s] %(message)s",
+    )
+    return Worker(a.index, a.generation, a.run_dir, a.cache_dir).run()

@@ -1,0 +1,128 @@
+"""OpenVINO side of a worker: read, reshape and compile a model version; run one request.
+
+Imported only inside worker processes (importing openvino elsewhere changes the
+multiprocessing start method, see limits.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from shared.repository import find_model_file
+from shared.signature import Signature, TensorSpec
+
+log = logging.getLogger("ovserve.worker")
+
+
+def _dims(partial: ov.PartialShape) -> tuple[tuple[int, int], ...]:
+    if partial.rank.is_dynamic:
+        raise ValueError("models with a dynamic rank are not supported")
+    out = []
+    for d in partial:
+        if d.is_static:
+            n = d.get_length()
+            out.append((n, n))
+        else:
+            out.append((d.get_min_length(), d.get_max_length()))
+    return tuple(out)
+
+
+def _dimension(d: list[int] | tuple[int, int]) -> ov.Dimension:
+    lo, hi = d
+    if lo == hi:
+        return ov.Dimension(lo)
+    if hi == -1:
+        return ov.Dimension(-1) if lo == 0 else ov.Dimension(lo, -1)
+    return ov.Dimension(lo, hi)
+
+
+def _reshape(model: ov.Model, options: dict[str, Any]) -> None:
+    """Apply ``shape`` (wins) or ``batch_size`` as OVMS does; ``auto`` becomes dynamic dims."""
+    shape = options.get("shape")
+    batch = options.get("batch_size")
+    new_shapes: dict[ov.Output, ov.PartialShape] = {}
+    for port in model.inputs:
+        current = port.get_partial_shape()
+        if shape is not None:
+            if shape["auto"]:
+                log.warning("shape auto is deprecated: serving all dimensions as dynamic instead of reloading")
+                new_shapes[port] = ov.PartialShape([ov.Dimension(-1)] * current.rank.get_length())
+                continue
+            dims = shape["all"] if shape["all"] is not None else shape["per_input"].get(port.get_any_name())
+            if dims is not None:
+                new_shapes[port] = ov.PartialShape([_dimension(d) for d in dims])
+        elif batch is not None and current.rank.is_static and current.rank.get_length() > 0:
+            dims_list = list(current)
+            if batch == "auto":
+                log.warning("batch_size auto is deprecated: serving the batch dimension as dynamic")
+                dims_list[0] = ov.Dimension(-1)
+            else:
+                dims_list[0] = _dimension(batch)
+            new_shapes[port] = ov.PartialShape(dims_list)
+    if new_shapes:
+        model.reshape(new_shapes)
+
+
+def compile_config(options: dict[str, Any], cpus: int) -> dict[str, str]:
+    """Plugin config with ovserve's defaults for a CPU worker pinned to ``cpus`` CPUs."""
+    config = {str(k): str(v) for k, v in options.get("plugin_config", {}).items()}
+    device = options.get("target_device", "CPU")
+    if device == "CPU":
+        if "PERFORMANCE_HINT" not in config and "NUM_STREAMS" not in config:
+            config["NUM_STREAMS"] = "1"
+        config.setdefault("INFERENCE_NUM_THREADS", str(cpus))
+        # the process is already pinned to its CPU set; OpenVINO's own pinning only adds
+        # affinity syscalls to every inference (limits.md, section 6)
+        config.setdefault("ENABLE_CPU_PINNING", "NO")
+    return config
+
+
+@dataclass
+class LoadedVersion:
+    compiled: ov.CompiledModel
+    request: ov.InferRequest
+    signature: Signature
+    input_index: dict[str, int]
+    output_names: list[str]
+    output_dtypes: list[np.dtype | None]
+
+
+def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
+    model_file = find_model_file(version_dir)
+    model = core.read_model(model_file)
+    _reshape(model, options)
+    device = options.get("target_device", "CPU")
+    compiled = core.compile_model(model, device, compile_config(options, len(os.sched_getaffinity(0))))
+    inputs = tuple(
+        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()))
+        for p in compiled.inputs
+    )
+    outputs = tuple(
+        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()))
+        for p in compiled.outputs
+    )
+    signature = Signature(inputs, outputs)
+    return LoadedVersion(
+        compiled=compiled,
+        request=compiled.create_infer_request(),
+        signature=signature,
+        input_index={t.name: i for i, t in enumerate(inputs)},
+        output_names=[t.name for t in outputs],
+        output_dtypes=[t.dtype for t in outputs],
+    )
+
+
+def infer(version: LoadedVersion, inputs: list[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+    """Run one inference; returns views of the request's output tensors (valid until the next
+    inference on the same request)."""
+    req = version.request
+    for name, array in inputs:
+        req.set_input_tensor(version.input_index[name], ov.Tensor(array, shared_memory=True))
+    req.infer()
+    return [req.get_output_tensor(i).data for i in range(len(version.output_names))]
