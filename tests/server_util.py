@@ -31,8 +31,7 @@ class Server:
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ovserve", "--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1",
-             *args],
+            [sys.executable, "-m", "ovserve", "--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1", *args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,0 +1,81 @@
+import subprocess
+import sys
+
+import pytest
+
+from ovserve.cli import EX_USAGE, UsageError, settings_from_args
+from ovserve.cpuplan import parse_cpu_sets, split_evenly
+from tests.server_util import ROOT
+
+BASE = ["--model_name", "m", "--model_path", "/tmp/m", "--rest_port", "9001"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rest_port", "9001"], "Use config_path or model_path with model_name"),
+        (["--model_name", "m", "--rest_port", "9001"], "Use config_path or model_path with model_name"),
+        (["--config_path", "c.json", *BASE], "Use either config_path or model_path with model_name"),
+        (
+            ["--config_path", "c.json", "--rest_port", "9001", "--nireq", "2"],
+            "Model parameters in CLI are exclusive with the config file",
+        ),
+        ([*BASE, "--port", "9001"], "port and rest_port cannot have the same values"),
+        (["--model_name", "m", "--model_path", "/tmp/m"], "port and rest_port cannot both be unset"),
+        ([*BASE, "--rest_workers", "1"], "rest_workers count should be from 2 to 10000"),
+        ([*BASE, "--log_level", "LOUD"], "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"),
+        ([*BASE, "--nireq", "100001"], "Nireq parameter too high - Exceeded allowed nireq value"),
+        ([*BASE, "--worker_cpu_sets", "0;0"], "worker CPU plan: CPU 0 is in more than one worker set"),
+    ],
+)
+def test_flag_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        settings_from_args(argv)
+    assert str(info.value) == message
+
+
+def test_single_model_settings() -> None:
+    s = settings_from_args(
+        [
+            *BASE,
+            "--model_version_policy",
+            '{"all": {}}',
+            "--batch_size",
+            "4",
+            "--plugin_config",
+            '{"NUM_STREAMS": 1, "X": true}',
+            "--worker_processes",
+            "1",
+        ]
+    )
+    assert s is not None
+    m = s.models[0]
+    assert m.name == "m" and m.version_policy.kind == "all"
+    assert m.batch_size == (4, 4) and dict(m.plugin_config) == {"NUM_STREAMS": "1", "X": "YES"}
+    assert s.worker_processes == 1 and s.rest_port == 9001
+
+
+def test_shape_wins_over_batch() -> None:
+    s = settings_from_args([*BASE, "--shape", "(1,3,200:500,-1)", "--batch_size", "2"])
+    assert s is not None
+    assert s.models[0].batch_size is None
+    assert s.models[0].shape.all_inputs == ((1, 1), (3, 3), (200, 500), (0, -1))
+
+
+def test_cpu_sets() -> None:
+    assert parse_cpu_sets("0-2;3,5") == [[0, 1, 2], [3, 5]]
+    assert split_evenly([0, 1, 2, 3, 4], 2) == [[0, 1, 2], [3, 4]]
+    with pytest.raises(ValueError):
+        split_evenly([0, 1], 3)
+
+
+def test_process_exit_code_and_stderr() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "ovserve", "--rest_port", "9001"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert r.returncode == EX_USAGE
+    assert "Use config_path or model_path with model_name" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "ovserve", "--no_such_flag", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert r.returncode == EX_USAGE and "error parsing options" in r.stderr

@@ -1,0 +1,112 @@
+import os
+from pathlib import Path
+
+from ovserve.registry import Registry
+from shared.model_config import ModelConfig, VersionPolicy
+from shared.states import ErrorCode, State
+
+
+def make(tmp_path: Path, versions: list[int]) -> ModelConfig:
+    for v in versions:
+        os.makedirs(tmp_path / "m" / str(v), exist_ok=True)
+    return ModelConfig("m", str(tmp_path / "m"))
+
+
+def states(reg: Registry) -> dict[int, tuple[State, ErrorCode]]:
+    return {n: (v.state, v.error) for n, v in reg.models["m"].versions.items()}
+
+
+def ready(reg: Registry, workers: int = 2) -> None:
+    for w in range(workers):
+        reg.on_worker_ready(w, 1)
+
+
+def test_load_then_available(tmp_path: Path) -> None:
+    reg = Registry([0, 1])
+    ready(reg)
+    reg.set_models([make(tmp_path, [1])])
+    orders, changed, failed = reg.rescan()
+    assert changed and not failed
+    assert sorted((o[0], o[1]) for o in orders) == [("load", 0), ("load", 1)]
+    assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+    assert not reg.settled
+    reg.on_loaded(1, "m", 1, True, [[], []], "")
+    assert reg.settled
+    assert reg.table()["models"]["m"][0][4] == [0, 1]
+
+
+def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    make(tmp_path, [2])
+    orders, changed, _ = reg.rescan()
+    assert changed and [o[0] for o in orders] == ["load"]
+    assert states(reg)[1][0] == State.AVAILABLE  # still serving while 2 loads
+    assert reg.on_loaded(0, "m", 2, True, [[], []], "") == []
+    unloads = reg.retire_superseded()
+    assert [o[0] for o in unloads] == ["unload"]
+    assert states(reg)[1][0] == State.UNLOADING
+    reg.on_unloaded(0, "m", 1)
+    assert states(reg) == {1: (State.END, ErrorCode.OK), 2: (State.AVAILABLE, ErrorCode.OK)}
+
+
+def test_failed_version_keeps_old_serving(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    make(tmp_path, [2])
+    reg.rescan()
+    reg.on_loaded(0, "m", 2, False, None, "broken")
+    assert reg.retire_superseded() == []
+    assert states(reg) == {1: (State.AVAILABLE, ErrorCode.OK), 2: (State.LOADING, ErrorCode.UNKNOWN)}
+    assert reg.failed_loads([("m", 2)]) == [("m", 2)]
+
+
+def test_removed_directory_and_model(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    cfg = ModelConfig("m", str(tmp_path / "m"), VersionPolicy("all"))
+    make(tmp_path, [1, 2])
+    reg.set_models([cfg])
+    reg.rescan()
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, "m", 2, True, [[], []], "")
+    os.rmdir(tmp_path / "m" / "2")
+    orders, changed, _ = reg.rescan()
+    assert changed and orders == [("unload", 0, {"name": "m", "version": 2})]
+    reg.on_unloaded(0, "m", 2)
+    assert states(reg)[2] == (State.END, ErrorCode.OK)
+    reg.set_models([])
+    reg.on_unloaded(0, "m", 1)
+    assert states(reg)[1] == (State.END, ErrorCode.OK)
+    assert "m" in reg.table()["models"]  # a removed model stays listed
+
+
+def test_worker_lost_and_replayed(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_worker_lost(0)
+    assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
+    orders = reg.on_worker_ready(0, 2)
+    assert [o[:2] for o in orders] == [("load", 0)]
+    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+
+
+def test_policies() -> None:
+    assert VersionPolicy().select([3, 1, 2]) == [3]
+    assert VersionPolicy("latest", num_versions=2).select([3, 1, 2]) == [2, 3]
+    assert VersionPolicy("all").select([3, 1]) == [1, 3]
+    assert VersionPolicy("specific", versions=(1, 5)).select([1, 2, 3]) == [1]
+    assert VersionPolicy.parse('{"latest": {"num_versions": 2}}') == VersionPolicy("latest", 2)
+    assert VersionPolicy.parse({"specific": {"versions": [1, 2]}}).versions == (1, 2)
