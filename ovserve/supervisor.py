@@ -20,11 +20,12 @@ import zmq
 
 from ovserve.processes import Child
 from ovserve.registry import Order, Registry
+from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
 from shared import errors as E
 from shared import protocol as P
 from shared.config_file import SchemaError, parse_config
-from shared.shm import remove_owned, remove_stale, run_dir, segment_name, unlink_segment
+from shared.shm import available_bytes, remove_owned, remove_stale, run_dir, segment_name, unlink_segment
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
@@ -32,6 +33,7 @@ SHUTDOWN_GRACE_S = 10.0
 BACKOFF_S = (0.5, 1, 2, 4, 8, 16, 30)
 CRASH_WINDOW_S = 60.0
 MAX_CRASHES = 5
+MIN_ARENA_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ReloadTicket:
     changed: bool = False
     config_changed: bool = False
     started: list[tuple[str, int]] = field(default_factory=list)
+    announced: bool = False  # RELOADING=1 was sent: READY=1 follows when answered
 
 
 def _bind_listeners(host_list: str, port: int) -> list[socket.socket]:
@@ -79,6 +82,8 @@ class Supervisor:
         self.config_digest: bytes | None = None
         self.config_failed = False
         self.last_poll = time.monotonic()
+        self.notify = Notifier()
+        self.serving = False
 
     # ---- signals ----------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -93,6 +98,29 @@ class Supervisor:
         signal.signal(signal.SIGHUP, reload)
 
     # ---- children ---------------------------------------------------------------------------
+    def _fit_arenas(self) -> bool:
+        """Shrink the per-front arenas to what /dev/shm can hold (docker gives 64 MiB)."""
+        s = self.settings
+        free = available_bytes()
+        if s.front_processes * s.arena_bytes <= free:
+            return True
+        fitted = int(free * 0.8) // s.front_processes
+        if fitted < MIN_ARENA_BYTES:
+            log.error(
+                "only %d MiB free in shared memory for %d fronts; give the container more (--shm-size)",
+                free >> 20,
+                s.front_processes,
+            )
+            return False
+        log.warning(
+            "shared memory has %d MiB free: arena per front lowered from %d to %d MiB",
+            free >> 20,
+            s.arena_bytes >> 20,
+            fitted >> 20,
+        )
+        s.arena_bytes = fitted
+        return True
+
     def _make_children(self, listeners: list[socket.socket]) -> None:
         s = self.settings
         common = ["--run-dir", self.run_dir, "--log-level", s.log_level, "--supervisor-pid", str(self.pid)]
@@ -202,6 +230,8 @@ class Supervisor:
     def _answer_reloads(self) -> None:
         if not self.reloads or not self.registry.settled:
             return
+        if self.serving and any(t.announced for t in self.reloads):
+            self.notify.ready()
         self._publish()  # the table goes out before the answers, on the same ordered channel
         for ticket in self.reloads:
             http, error = self._outcome(ticket)
@@ -222,11 +252,14 @@ class Supervisor:
         return (201 if ticket.changed else 200), None
 
     # ---- reload -----------------------------------------------------------------------------
-    def _reload(self) -> ReloadTicket:
+    def _reload(self, announce: bool = True) -> ReloadTicket:
         """OVMS's reload: the config file (config mode, when its content changed or the last
         load failed), then every model's version directories. Orders go out at once; the
         ticket is answered when they have settled."""
         ticket = ReloadTicket()
+        if self.serving and announce:
+            self.notify.reloading()
+            ticket.announced = True
         first_load = len(self.registry.load_log)
         if self.settings.config_path is not None:
             self._reload_config(ticket)
@@ -273,6 +306,8 @@ class Supervisor:
         removed = remove_stale()
         if removed:
             log.info("removed leftovers of dead supervisors: %s", ", ".join(removed))
+        if not self._fit_arenas():
+            return 1
         try:
             listeners = _bind_listeners(self.settings.rest_bind_address, self.settings.rest_port)
         except OSError as exc:
@@ -297,6 +332,8 @@ class Supervisor:
             for sock in listeners:
                 sock.close()  # the fronts hold their inherited copies
             self._wait_fronts()
+            self.serving = True
+            self.notify.ready()
             host = self.settings.rest_bind_address.split(",")[0]
             log.info(
                 "ovserve serving REST at http://%s:%d (%d fronts, %d workers on CPUs %s)",
@@ -357,15 +394,17 @@ class Supervisor:
             if self.reload_requested:
                 self.reload_requested = False
                 log.info("SIGHUP: reloading")
-                self._reload()
+                self.reloads.append(self._reload())
             if poll_every > 0 and time.monotonic() - self.last_poll >= poll_every:
                 self.last_poll = time.monotonic()
-                self._reload()
+                self._reload(announce=False)
             self._publish()
             self._answer_reloads()
+            self.notify.watchdog()
 
     def _shutdown(self) -> None:
         log.info("shutting down")
+        self.notify.stopping()
         for child in self.fronts:
             child.signal(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE_S

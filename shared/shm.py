@@ -163,3 +163,9 @@ def remove_stale() -> list[str]:
         if pid != os.getpid() and not pid_alive(pid):
             removed += remove_owned(pid)
     return removed
+
+
+def available_bytes() -> int:
+    """Free space where segments live (a full tmpfs turns writes into SIGBUS, so plan for it)."""
+    st = os.statvfs(SHM_DIR)
+    return st.f_bavail * st.f_frsize
