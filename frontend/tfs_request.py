@@ -14,14 +14,19 @@ from typing import Any
 import numpy as np
 import orjson
 
+from frontend import fast_decode
 from frontend.json_syntax import describe_error
 from shared import errors as E
 from shared.errors import OvmsError, Status
 from shared.signature import TensorSpec
 
 MAX_DEPTH = 100
-_BRACKETS = b"[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+# One C-speed pass keeps only what the checks below need: brackets (nesting depth), quotes and
+# backslashes (are there string values?), and the letters of true/false/null (which numpy would
+# silently turn into numbers). Deleting the rest keeps every such token contiguous.
+_KEPT = b'[]{}"\\aeflnrstu'
+_DROP = bytes(b for b in range(256) if b not in _KEPT)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _UNTYPED_INT = np.dtype(np.int32)  # dtype guessed for inputs the model does not have
 _UNTYPED_FLOAT = np.dtype(np.float32)
 
@@ -32,20 +37,31 @@ class PredictRequest:
     inputs: dict[str, np.ndarray]
 
 
-def _nesting_exceeds(body: bytes, limit: int) -> bool:
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = deepest = 0
-    for ch in body.translate(None, _NOT_BRACKETS):
-        if ch in (0x5B, 0x7B):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        else:
-            depth -= 1
-    if deepest <= limit:
-        return False
-    return b'"' not in body or _nesting_exact(body, limit)
+@dataclass(slots=True)
+class _Scan:
+    literals: bool  # may hold true/false/null
+    quotes: int
+    escapes: bool
+    arrays: int
+
+
+def _scan(body: bytes) -> _Scan:
+    """Depth limit (500 past 100 levels, as OVMS 2026) and what the fast path must know."""
+    kept = body.translate(None, _DROP)
+    brackets = kept.translate(None, _NOT_BRACKETS)
+    if len(brackets) > MAX_DEPTH:
+        depth = deepest = 0
+        for ch in brackets:
+            if ch == 0x5B or ch == 0x7B:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+            else:
+                depth -= 1
+        if deepest > MAX_DEPTH and (b'"' not in kept or _nesting_exact(body, MAX_DEPTH)):
+            raise OvmsError(E.JSON_NESTING_DEPTH_EXCEEDED)
+    literals = b"true" in kept or b"false" in kept or b"null" in kept
+    return _Scan(literals, kept.count(b'"'), b"\\" in kept, brackets.count(b"["))
 
 
 def _nesting_exact(body: bytes, limit: int) -> bool:
@@ -71,9 +87,7 @@ def _nesting_exact(body: bytes, limit: int) -> bool:
 
 
 def load_json(body: bytes) -> Any:
-    """Parse a body as OVMS does: 412 with rapidjson's message, 500 past 100 levels."""
-    if _nesting_exceeds(body, MAX_DEPTH):
-        raise OvmsError(E.JSON_NESTING_DEPTH_EXCEEDED)
+    """Parse a body as OVMS does: 412 with rapidjson's message (the depth is checked first)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -123,10 +137,16 @@ def _guess_dtype(value: Any) -> np.dtype | None:
     return None
 
 
-def to_ndarray(value: Any, spec: TensorSpec | None, strict: bool, err: Status) -> np.ndarray:
+def to_ndarray(value: Any, spec: TensorSpec | None, strict: bool, err: Status, plain: bool = False) -> np.ndarray:
     """One tensor's JSON value -> array of the model's dtype (C-cast semantics: ints wrap,
-    doubles truncate toward zero)."""
+    doubles truncate toward zero). ``plain``: the body holds only numbers and arrays here, so
+    numpy may convert straight into a float dtype."""
     dtype = spec.dtype if spec is not None else _guess_dtype(value)
+    if plain and dtype is not None and dtype.kind == "f":
+        try:
+            return np.array(value, dtype=dtype)
+        except (ValueError, OverflowError, TypeError):
+            raise OvmsError(err) from None
     if _has_text(value, b64_only=spec is None or spec.element_type not in ("u8", "string")):
         raise OvmsError(E.NOT_IMPLEMENTED, "string and binary (b64) inputs are not supported yet")
     if dtype is None or dtype == np.bool_:
@@ -168,22 +188,40 @@ def _single_input(inputs: tuple[TensorSpec, ...]) -> TensorSpec:
 
 
 def parse_predict(body: bytes, inputs: tuple[TensorSpec, ...]) -> PredictRequest:
+    scan = _scan(body)
+    if not scan.literals and not scan.escapes:
+        fast = fast_decode.decode(body, inputs, scan.quotes, scan.arrays)
+        if fast is not None:
+            return PredictRequest(*fast)
     doc = load_json(body)
     if type(doc) is not dict:
         raise OvmsError(E.REST_BODY_IS_NOT_AN_OBJECT)
     has_instances, has_inputs = "instances" in doc, "inputs" in doc
     if has_instances == has_inputs:
         raise OvmsError(E.REST_PREDICT_UNKNOWN_ORDER)
-    strict = b"true" in body or b"false" in body or b"null" in body
     specs = {t.name: t for t in inputs}
     if has_instances:
-        return PredictRequest(True, _parse_row(doc["instances"], inputs, specs, strict))
-    return PredictRequest(False, _parse_column(doc["inputs"], inputs, specs, strict))
+        return PredictRequest(True, _parse_row(doc["instances"], inputs, specs, scan, doc))
+    return PredictRequest(False, _parse_column(doc["inputs"], inputs, specs, scan, doc))
+
+
+def _key_quotes(doc: dict[str, Any], *inner: Any) -> int:
+    """Quotes a body has when its only strings are object keys (and signature_name)."""
+    n = 2 * len(doc) + (2 if type(doc.get("signature_name")) is str else 0)
+    for item in inner:
+        if type(item) is dict:
+            n += 2 * len(item)
+    return n
+
+
+def _plain(scan: _Scan, quotes: int) -> bool:
+    return not scan.literals and not scan.escapes and scan.quotes == quotes
 
 
 def _parse_row(
-    instances: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], strict: bool
+    instances: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: _Scan, doc: dict[str, Any]
 ) -> dict[str, np.ndarray]:
+    strict = scan.literals
     err = E.REST_COULD_NOT_PARSE_INSTANCE
     if type(instances) is not list:
         raise OvmsError(E.REST_INSTANCES_NOT_AN_ARRAY)
@@ -200,31 +238,34 @@ def _parse_row(
             for key, value in item.items():
                 columns.setdefault(key, []).append(value)
         out: dict[str, np.ndarray] = {}
+        plain = _plain(scan, _key_quotes(doc, *instances))
         for key, values in columns.items():
             spec = specs.get(key)
             if spec is None and type(values[0]) is not list:
                 raise OvmsError(err)  # a bare scalar of an unknown input cannot be typed
-            out[key] = to_ndarray(values, spec, strict, err)
+            out[key] = to_ndarray(values, spec, strict, err, plain)
         if len({a.shape[0] for a in out.values()}) > 1:
             raise OvmsError(E.REST_INSTANCES_BATCH_SIZE_DIFFER)
         return out
     if first is None or type(first) is bool:
         raise OvmsError(E.REST_INSTANCES_NOT_NAMED_OR_NONAMED)
     spec = _single_input(inputs)
-    return {spec.name: to_ndarray(instances, spec, strict, err)}
+    return {spec.name: to_ndarray(instances, spec, strict, err, _plain(scan, _key_quotes(doc)))}
 
 
 def _parse_column(
-    value: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], strict: bool
+    value: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: _Scan, doc: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     err = E.REST_COULD_NOT_PARSE_INPUT
+    strict = scan.literals
     if type(value) is dict and not _is_b64(value):
         if not value:
             raise OvmsError(E.REST_NO_INPUTS_FOUND)
-        return {key: to_ndarray(v, specs.get(key), strict, err) for key, v in value.items()}
+        plain = _plain(scan, _key_quotes(doc, value))
+        return {key: to_ndarray(v, specs.get(key), strict, err, plain) for key, v in value.items()}
     if type(value) is list:
         spec = _single_input(inputs)
-        return {spec.name: to_ndarray(value, spec, strict, err)}
+        return {spec.name: to_ndarray(value, spec, strict, err, _plain(scan, _key_quotes(doc)))}
     if _is_number(value) and len(inputs) == 1:
         return {inputs[0].name: to_ndarray(value, inputs[0], False, err)}
     raise OvmsError(E.REST_INPUTS_NOT_AN_OBJECT)
