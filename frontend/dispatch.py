@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import zmq
-import zmq.asyncio
 
 from shared import errors as E
 from shared import protocol as P
@@ -42,17 +41,23 @@ class _Pending:
 
 
 class Dispatcher:
+    """Plain (not zmq.asyncio) sockets driven by the event loop: sends are coalesced per loop
+    turn and per worker into one multipart message; replies are drained from the socket's file
+    descriptor in a reader callback. No future or task per ZeroMQ operation."""
+
     def __init__(self, arena: Segment, run_dir: str, timeout_s: float) -> None:
         self.arena = arena
         self.alloc = Allocator(arena.size)
         self.run_dir = run_dir
         self.timeout_s = timeout_s
-        self.ctx = zmq.asyncio.Context()
-        self.sockets: dict[int, zmq.asyncio.Socket] = {}
-        self.readers: dict[int, asyncio.Task[None]] = {}
+        self.ctx = zmq.Context()
+        self.sockets: dict[int, zmq.Socket] = {}
+        self.fds: dict[int, int] = {}
         self.generations: dict[int, int] = {}
         self.pending: dict[int, _Pending] = {}
         self.inflight: dict[int, int] = {}
+        self.outbox: dict[int, list[bytes]] = {}
+        self.flush_scheduled = False
         self.next_id = 0
 
     # ---- workers ----------------------------------------------------------------------------
@@ -75,14 +80,17 @@ class Dispatcher:
         self.sockets[index] = sock
         self.generations[index] = generation
         self.inflight[index] = 0
-        self.readers[index] = asyncio.get_running_loop().create_task(self._read(index, sock))
+        fd = sock.getsockopt(zmq.FD)
+        self.fds[index] = fd
+        asyncio.get_running_loop().add_reader(fd, self._drain, index)
 
     def _drop_worker(self, index: int) -> None:
         sock = self.sockets.pop(index, None)
         self.generations.pop(index, None)
-        reader = self.readers.pop(index, None)
-        if reader is not None:
-            reader.cancel()
+        self.outbox.pop(index, None)
+        fd = self.fds.pop(index, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
         if sock is not None:
             sock.close(linger=0)
         failed = [rid for rid, p in self.pending.items() if p.worker == index]
@@ -95,29 +103,60 @@ class Dispatcher:
         if failed:
             log.warning("worker %d is gone: failed %d in-flight requests", index, len(failed))
 
-    async def _read(self, index: int, sock: zmq.asyncio.Socket) -> None:
-        while True:
+    def _drain(self, index: int) -> None:
+        """Read every reply waiting on a worker's socket (ZeroMQ's FD is edge-triggered:
+        read until EVENTS says nothing is left)."""
+        sock = self.sockets.get(index)
+        while sock is not None and sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
-                frames = await sock.recv_multipart()
-            except asyncio.CancelledError:
-                return
-            except zmq.ZMQError:
-                return
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            for frame in frames:
+                self._on_reply(index, frame)
+
+    def _on_reply(self, index: int, frame: bytes) -> None:
+        try:
+            header = P.unpack(frame)
+            p = self.pending.pop(header[1], None)
+        except Exception:  # a malformed reply must not stop the reader
+            log.exception("bad reply from worker %d", index)
+            return
+        if p is None:
+            return
+        self.inflight[index] = self.inflight.get(index, 1) - 1
+        if p.abandoned or p.future.done():  # deadline passed or client gone: nobody reads it
+            self.alloc.release(p.block)
+        else:
+            p.future.set_result(header)
+
+    def _expire(self, rid: int) -> None:
+        """Deadline passed: answer now; the block stays reserved until the worker replies or
+        dies, since it may still write into it."""
+        p = self.pending.get(rid)
+        if p is not None and not p.future.done():
+            p.abandoned = True
+            p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        outbox, self.outbox = self.outbox, {}
+        for index, headers in outbox.items():
+            sock = self.sockets.get(index)
+            if sock is None:
+                continue
             try:
-                header = P.unpack(frames[0])
-                p = self.pending.pop(header[1], None)
-            except Exception:  # a malformed reply must not kill the reader
-                log.exception("bad reply from worker %d", index)
-                continue
-            if p is None:
-                continue
-            self.inflight[index] = self.inflight.get(index, 1) - 1
-            if p.abandoned:
-                self.alloc.release(p.block)
-            elif not p.future.done():  # the handler may have been cancelled meanwhile
-                p.future.set_result((header, frames[1:]))
-            else:
-                self.alloc.release(p.block)
+                sock.send_multipart(headers, zmq.NOBLOCK)
+            except zmq.Again:  # the worker's queue is full: fail these requests fast
+                for header in headers:
+                    p = self.pending.pop(P.unpack(header)[1], None)
+                    if p is not None:
+                        self.inflight[index] -= 1
+                        self.alloc.release(p.block)
+                        if not p.future.done():
+                            p.future.set_exception(OvmsError(E.SERVER_OVERLOADED))
+            # a send can swallow the FD's edge for replies that arrived meanwhile
+            self._drain(index)
 
     # ---- requests ---------------------------------------------------------------------------
     def _pick(self, workers: list[int]) -> int:
@@ -167,49 +206,44 @@ class Dispatcher:
         rid = self.next_id
         deadline = time.time() + self.timeout_s
         header = P.pack([P.INFER, rid, model, version, deadline, self.arena.name, descs, cursor, out_bytes])
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending[rid] = _Pending(future, worker, block)
         self.inflight[worker] += 1
+        self.outbox.setdefault(worker, []).append(header)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            loop.call_soon(self._flush)
+        timer = loop.call_later(self.timeout_s, self._expire, rid)
         try:
-            self.sockets[worker].send(header, zmq.NOBLOCK)
-        except zmq.Again:
-            self.pending.pop(rid)
-            self.inflight[worker] -= 1
-            self.alloc.release(block)
-            raise OvmsError(E.SERVER_OVERLOADED) from None
-        try:
-            header_in, extra = await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError:
-            pending.abandoned = True
-            raise OvmsError(E.DEADLINE_EXCEEDED) from None
-        except asyncio.CancelledError:
+            reply = await future  # OvmsError: deadline passed, or the worker died (block freed)
+        except asyncio.CancelledError:  # the client went away
             pending.abandoned = rid in self.pending
             if not pending.abandoned:
                 self.alloc.release(block)
             raise
+        finally:
+            timer.cancel()
         try:
-            return self._outputs(header_in, extra)
+            return self._outputs(reply)
         finally:
             self.alloc.release(block)
 
-    def _outputs(self, header: list[Any], extra: list[bytes]) -> list[tuple[str, np.ndarray]]:
+    def _outputs(self, header: list[Any]) -> list[tuple[str, np.ndarray]]:
         _, _, ok, payload = header
         if not ok:
             status_name, details = payload
             raise OvmsError(E.BY_NAME.get(status_name, E.INTERNAL_ERROR), details)
         outputs = []
-        frames = iter(extra)
-        for name, offset, dtype, shape in payload:
+        for name, offset, dtype, shape, *inline in payload:
             if offset == P.INLINE:
-                array = np.frombuffer(next(frames), dtype=dtype).reshape(shape)
+                array = np.frombuffer(inline[0], dtype=dtype).reshape(shape)
             else:
                 array = self.arena.view(offset, dtype, shape).copy()
             outputs.append((name, array))
         return outputs
 
-    async def close(self) -> None:
-        readers = list(self.readers.values())
+    def close(self) -> None:
         for index in list(self.sockets):
             self._drop_worker(index)
-        await asyncio.gather(*readers, return_exceptions=True)
         self.ctx.term()

@@ -159,7 +159,7 @@ async def serve(args: argparse.Namespace, conf: dict[str, Any]) -> int:
     control_task.cancel()
     await asyncio.gather(control_task, return_exceptions=True)
     control.sock.close(linger=0)
-    await dispatcher.close()
+    dispatcher.close()
     ctx.term()
     arena.unlink()
     return 0

@@ -2,9 +2,12 @@
 
 Two planes, both ZeroMQ with msgpack frames:
 
-* data plane (front DEALER -> worker ROUTER): a small INFER descriptor whose tensors live in the
-  front's shared-memory arena, answered by a RESULT descriptor pointing at outputs that the worker
-  wrote into the same arena (or, when they did not fit the reservation, in extra frames);
+* data plane (front DEALER -> worker ROUTER): small INFER descriptors whose tensors live in the
+  front's shared-memory arena, answered by RESULT descriptors pointing at outputs that the worker
+  wrote into the same arena (or, when they did not fit the reservation, carried inline). One
+  message carries every descriptor a front dispatched to that worker in one event-loop turn (one
+  frame each), and the worker answers each message with one message: under load the ZeroMQ
+  wake-ups are shared by many requests;
 * control plane (everyone DEALER -> supervisor ROUTER): dict messages keyed by ``"t"``.
 """
 
@@ -22,7 +25,7 @@ RESULT = 2
 # INFER:  [INFER, req_id, model, version, deadline, arena, inputs, out_offset, out_size]
 #         inputs: [[name, offset, dtype, shape], ...]
 # RESULT: [RESULT, req_id, True, outputs] | [RESULT, req_id, False, [status_name, details]]
-#         outputs: [[name, offset, dtype, shape], ...]; offset INLINE: data in the next frame
+#         outputs: [[name, offset, dtype, shape], ...]; offset INLINE: a 5th item holds the bytes
 INLINE = -1
 
 # ---- control plane --------------------------------------------------------------------------

@@ -119,25 +119,26 @@ class Worker:
             seg = self.arenas[name] = Segment(name, 0, create=False)
         return seg
 
-    def _error(self, ident: bytes, rid: int, status: Any, details: str = "") -> None:
-        self.data.send_multipart([ident, P.pack([P.RESULT, rid, False, [NAME_OF[status], details]])])
+    @staticmethod
+    def _error(rid: int, status: Any, details: str = "") -> bytes:
+        return P.pack([P.RESULT, rid, False, [NAME_OF[status], details]])
 
-    def _on_infer(self, ident: bytes, header: bytes) -> None:
+    def _on_infer(self, header: bytes) -> bytes:
+        """Run one INFER descriptor; returns its packed RESULT."""
         _, rid, name, version, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
         loaded = self.versions.get((name, version))
         if loaded is None:
-            return self._error(ident, rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+            return self._error(rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
         if time.time() > deadline:
-            return self._error(ident, rid, DEADLINE_EXCEEDED)
+            return self._error(rid, DEADLINE_EXCEEDED)
         try:
             arena = self._arena(arena_name)
             arrays = [(n, arena.view(off, dt, shape)) for n, off, dt, shape in inputs]
             outputs = self.host.infer(loaded, arrays)
         except Exception as exc:
             log.error("inference on %s version %d failed: %s", name, version, exc)
-            return self._error(ident, rid, OV_INTERNAL_INFERENCE_ERROR, str(exc).splitlines()[0] if str(exc) else "")
+            return self._error(rid, OV_INTERNAL_INFERENCE_ERROR, str(exc).splitlines()[0] if str(exc) else "")
         descs: list[list[Any]] = []
-        frames: list[Any] = []
         cursor, end = out_off, out_off + out_size
         for out_name, array in zip(loaded.output_names, outputs, strict=False):
             n = array.nbytes
@@ -146,9 +147,9 @@ class Worker:
                 descs.append([out_name, cursor, array.dtype.str, list(array.shape)])
                 cursor += max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
             else:
-                descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape)])
-                frames.append(np.ascontiguousarray(array).tobytes())
-        self.data.send_multipart([ident, P.pack([P.RESULT, rid, True, descs]), *frames])
+                data = np.ascontiguousarray(array).tobytes()
+                descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape), data])
+        return P.pack([P.RESULT, rid, True, descs])
 
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -182,10 +183,10 @@ class Worker:
             if self.data in events:
                 for _ in range(DRAIN_LIMIT):
                     try:
-                        ident, header = self.data.recv_multipart(zmq.NOBLOCK)
+                        ident, *headers = self.data.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    self._on_infer(ident, header)
+                    self.data.send_multipart([ident, *[self._on_infer(h) for h in headers]])
         self.loads.put(None)
         self.versions.clear()
         for seg in self.arenas.values():
