@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import zmq
 
+from frontend.table import VersionEntry
 from shared import errors as E
 from shared import protocol as P
 from shared.errors import OvmsError
@@ -182,14 +183,11 @@ class Dispatcher:
         return total
 
     async def infer(
-        self,
-        model: str,
-        version: int,
-        workers: list[int],
-        signature: Signature,
-        inputs: list[tuple[TensorSpec, np.ndarray]],
+        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
     ) -> list[tuple[str, np.ndarray]]:
-        worker = self._pick(workers)
+        signature = entry.signature
+        assert signature is not None
+        worker = self._pick(entry.workers)
         in_bytes = sum(_aligned(a.nbytes) for _, a in inputs)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
         out_bytes = self._output_reserve(signature, batch, in_bytes)
@@ -205,7 +203,9 @@ class Dispatcher:
         self.next_id += 1
         rid = self.next_id
         deadline = time.time() + self.timeout_s
-        header = P.pack([P.INFER, rid, model, version, deadline, self.arena.name, descs, cursor, out_bytes])
+        header = P.pack(
+            [P.INFER, rid, model, entry.version, entry.instance, deadline, self.arena.name, descs, cursor, out_bytes]
+        )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending[rid] = _Pending(future, worker, block)

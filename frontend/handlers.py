@@ -73,7 +73,7 @@ class Front:
         assert signature is not None
         request = parse_predict(body, signature.inputs)
         inputs = validate(request.inputs, signature)
-        outputs = await self.dispatcher.infer(name, entry.version, entry.workers, signature, inputs)
+        outputs = await self.dispatcher.infer(name, entry, inputs)
         return encode_predict(outputs, request.row)
 
     async def config_reload(self) -> Reply:

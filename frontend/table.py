@@ -19,6 +19,7 @@ class VersionEntry:
     error: ErrorCode
     signature: Signature | None
     workers: list[int]
+    instance: int  # which loading of the version serves it (changes when its config changes)
 
 
 @dataclass
@@ -38,13 +39,15 @@ class RoutingTable:
         models: dict[str, dict[int, VersionEntry]] = {}
         for name, rows in data["models"].items():
             entries = {}
-            for version, state, error, sig, workers in rows:
+            for version, state, error, sig, workers, instance in rows:
                 signature = old_sigs.get((name, version))
                 if sig is not None and (signature is None or signature.to_wire() != sig):
                     signature = Signature.from_wire(sig)
                 elif sig is None:
                     signature = None
-                entries[version] = VersionEntry(version, State(state), ErrorCode(error), signature, list(workers))
+                entries[version] = VersionEntry(
+                    version, State(state), ErrorCode(error), signature, list(workers), instance
+                )
             models[name] = entries
         workers = {int(k): int(v) for k, v in data["workers"].items()}
         return cls(data["gen"], models, workers)
@@ -69,7 +72,8 @@ class RoutingTable:
 
     def resolve(self, name: str, version: int) -> VersionEntry:
         """The entry a request names: explicit version, or the default (highest AVAILABLE;
-        else the highest still loading, so that the caller may wait for it)."""
+        else the highest still loading, so that the caller may wait for it; else the highest
+        retired one, so that the caller answers that it is retired)."""
         versions = self._model(name)
         if version:
             entry = versions.get(version)
@@ -85,6 +89,9 @@ class RoutingTable:
                 loading = e.state in (State.START, State.LOADING) and e.error == ErrorCode.OK
                 if loading and (best is None or v > best.version):
                     best = e
+        if best is None:
+            retired = [e for e in versions.values() if e.state in (State.UNLOADING, State.END)]
+            best = max(retired, key=lambda e: e.version, default=None)
         if best is None:
             raise OvmsError(E.MODEL_VERSION_MISSING)
         return best

@@ -1,11 +1,15 @@
 """The supervisor's record of every served model version: desired state, where it is loaded,
-and the transitions of OVMS's lifecycle (START -> LOADING -> AVAILABLE -> UNLOADING -> END).
+and OVMS's lifecycle (START -> LOADING -> AVAILABLE -> UNLOADING -> END).
 
-Pure bookkeeping: methods return the orders to send to workers; the supervisor sends them.
+Each loading of a version is an *instance* with its own number (``inc``), so that a version
+whose config changed is loaded again beside the one still serving, and swapped in only once it
+is AVAILABLE: a reload never makes a served version unavailable. Pure bookkeeping: methods
+return the orders to send to workers; the supervisor sends them.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +21,16 @@ from shared.states import ErrorCode, State
 log = logging.getLogger("ovserve.registry")
 
 Order = tuple[str, int, dict[str, Any]]  # (kind, worker, message fields)
+_incs = itertools.count(1)
 
 
 @dataclass
-class VersionRecord:
-    version: int
+class Instance:
+    """One loading of one version with one config, on the workers of its placement."""
+
+    inc: int
     path: str
-    state: State = State.START
-    error: ErrorCode = ErrorCode.OK
+    options: dict[str, Any]
     signature: list[Any] | None = None
     loaded_on: set[int] = field(default_factory=set)
     pending_on: set[int] = field(default_factory=set)
@@ -35,6 +41,27 @@ class VersionRecord:
     def settled(self) -> bool:
         return not self.pending_on and not self.unloading_on
 
+    @property
+    def failed(self) -> bool:
+        return not self.loaded_on and not self.pending_on and bool(self.failures)
+
+
+@dataclass
+class VersionRecord:
+    version: int
+    state: State = State.START
+    error: ErrorCode = ErrorCode.OK
+    current: Instance | None = None  # serving, or loading to serve
+    replacement: Instance | None = None  # loading with a changed config; current serves meanwhile
+    retiring: list[Instance] = field(default_factory=list)
+
+    def instances(self) -> list[Instance]:
+        return [i for i in (self.current, self.replacement, *self.retiring) if i is not None]
+
+    @property
+    def settled(self) -> bool:
+        return all(i.settled for i in self.instances())
+
 
 @dataclass
 class ModelRecord:
@@ -42,7 +69,7 @@ class ModelRecord:
     versions: dict[int, VersionRecord] = field(default_factory=dict)
     removed: bool = False
     wanted: set[int] = field(default_factory=set)
-    found: set[int] = field(default_factory=set)
+    found: dict[int, str] = field(default_factory=dict)
 
 
 class Registry:
@@ -51,7 +78,8 @@ class Registry:
         self.workers_alive: dict[int, int] = {}  # index -> process generation
         self.all_workers = list(workers)
         self.generation = 0
-        self.load_log: list[tuple[str, int]] = []  # every (model, version) whose load was ordered
+        self.load_log: list[int] = []  # every instance whose load was ordered, in order
+        self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
 
     # ---- placement --------------------------------------------------------------------------
     def placement(self, config: ModelConfig) -> list[int]:
@@ -61,8 +89,10 @@ class Registry:
     # ---- desired state ----------------------------------------------------------------------
     def set_models(self, configs: list[ModelConfig], keep: set[str] | frozenset[str] = frozenset()) -> list[Order]:
         """Apply a new list of model configs; models absent from it are retired (END, listed),
-        except those in ``keep`` (their new entry was rejected: the old one stays)."""
+        except those in ``keep`` (their new entry was rejected: the old one stays). A changed
+        config reloads the model's versions beside the ones serving."""
         orders: list[Order] = []
+        self.generation += 1  # new or removed names change the table even without loads
         names = {c.name for c in configs} | set(keep)
         for name, record in self.models.items():
             if name not in names and not record.removed:
@@ -73,14 +103,18 @@ class Registry:
             record = self.models.get(config.name)
             if record is None:
                 self.models[config.name] = ModelRecord(config)
-            elif record.config != config or record.removed:
-                # a changed config reloads every version of the model
-                record.removed = False
-                record.config = config
-                for v in record.versions.values():
-                    if v.state in (State.AVAILABLE, State.LOADING):
-                        orders += self._retire(config.name, v)
-                record.versions = {k: v for k, v in record.versions.items() if v.state == State.END}
+                continue
+            if record.config == config and not record.removed:
+                continue
+            was_removed = record.removed
+            record.config, record.removed = config, False
+            for v in record.versions.values():
+                if was_removed or v.state in (State.END, State.UNLOADING):
+                    continue
+                if v.state == State.AVAILABLE and v.current is not None:
+                    orders += self._replace(config.name, record, v)
+                else:  # loading or failed: start over with the new config
+                    orders += self._retire(config.name, v)
         return orders
 
     def rescan(self) -> tuple[list[Order], bool, list[str]]:
@@ -99,13 +133,13 @@ class Registry:
                 failed.append(name)
                 found = {}
             wanted = set(record.config.version_policy.select(list(found)))
+            record.wanted, record.found = wanted, found
             for number in sorted(wanted):
                 v = record.versions.get(number)
                 if v is None or v.state == State.END:
-                    v = record.versions[number] = VersionRecord(number, found[number])
-                    orders += self._load(name, record.config, v)
+                    v = record.versions[number] = VersionRecord(number, retiring=v.retiring if v else [])
+                    orders += self._load(name, record, v)
                     changed = True
-            record.wanted, record.found = wanted, set(found)
             retired = self._retire_superseded(name, record)
             orders += retired
             changed = changed or bool(retired)
@@ -116,7 +150,7 @@ class Registry:
         version is AVAILABLE (or none can become so)."""
         orders: list[Order] = []
         wanted = [record.versions[n] for n in record.wanted if n in record.versions]
-        settling = any(v.pending_on for v in wanted)
+        settling = any(v.current is not None and v.current.pending_on for v in wanted)
         available = any(v.state == State.AVAILABLE for v in wanted)
         for number, v in record.versions.items():
             if number in record.wanted or v.state in (State.END, State.UNLOADING):
@@ -132,86 +166,126 @@ class Registry:
                 orders += self._retire_superseded(name, record)
         return orders
 
-    def _load(self, name: str, config: ModelConfig, v: VersionRecord) -> list[Order]:
-        self.load_log.append((name, v.version))
-        v.state = State.LOADING
-        v.error = ErrorCode.OK
-        v.failures.clear()
-        targets = [w for w in self.placement(config) if w in self.workers_alive]
-        v.pending_on = set(targets)
-        self.generation += 1
+    # ---- transitions ------------------------------------------------------------------------
+    def _new_instance(self, name: str, record: ModelRecord, v: VersionRecord) -> tuple[Instance, list[Order]]:
+        path = record.found.get(v.version) or (v.current.path if v.current else "")
+        inst = Instance(next(_incs), path, record.config.load_options())
+        self._owners[inst.inc] = (name, v, inst)
+        self.load_log.append(inst.inc)
+        targets = [w for w in self.placement(record.config) if w in self.workers_alive]
+        inst.pending_on = set(targets)
         if not targets:
-            v.error = ErrorCode.UNKNOWN
-        return [("load", w, self._load_message(name, config, v)) for w in targets]
+            inst.failures[-1] = "no worker is running"
+        self.generation += 1
+        return inst, [("load", w, self._load_message(name, v.version, inst)) for w in targets]
+
+    def _load(self, name: str, record: ModelRecord, v: VersionRecord) -> list[Order]:
+        inst, orders = self._new_instance(name, record, v)
+        v.current = inst
+        v.state, v.error = State.LOADING, ErrorCode.OK if orders else ErrorCode.UNKNOWN
+        return orders
+
+    def _replace(self, name: str, record: ModelRecord, v: VersionRecord) -> list[Order]:
+        orders: list[Order] = []
+        if v.replacement is not None:  # a newer change supersedes the one still loading
+            orders += self._unload(name, v, v.replacement)
+        v.replacement, loads = self._new_instance(name, record, v)
+        return orders + loads
 
     @staticmethod
-    def _load_message(name: str, config: ModelConfig, v: VersionRecord) -> dict[str, Any]:
-        return {"name": name, "version": v.version, "path": v.path, "options": config.load_options()}
+    def _load_message(name: str, version: int, inst: Instance) -> dict[str, Any]:
+        return {"name": name, "version": version, "inc": inst.inc, "path": inst.path, "options": inst.options}
+
+    def _unload(self, name: str, v: VersionRecord, inst: Instance) -> list[Order]:
+        """Move ``inst`` to the retiring list; loads still in flight are unloaded on report."""
+        inst.unloading_on |= inst.loaded_on
+        inst.loaded_on = set()
+        v.retiring.append(inst)
+        self.generation += 1
+        return [("unload", w, {"name": name, "version": v.version, "inc": inst.inc}) for w in inst.unloading_on]
 
     def _retire(self, name: str, v: VersionRecord) -> list[Order]:
-        holders = v.loaded_on | v.pending_on
-        v.state = State.UNLOADING if holders else State.END
+        orders: list[Order] = []
+        for inst in (v.current, v.replacement):
+            if inst is not None:
+                orders += self._unload(name, v, inst)
+        v.current = v.replacement = None
         v.error = ErrorCode.OK
-        v.unloading_on = set(v.loaded_on)
-        v.loaded_on.clear()
-        # loads still in flight are unloaded when they report (see on_loaded)
-        self.generation += 1
-        return [("unload", w, {"name": name, "version": v.version}) for w in v.unloading_on]
+        v.state = State.UNLOADING
+        self._settle(v)
+        return orders
+
+    def _settle(self, v: VersionRecord) -> None:
+        v.retiring = [i for i in v.retiring if not i.settled]
+        if v.state == State.UNLOADING and not v.retiring:
+            v.state = State.END
 
     # ---- reports from workers ---------------------------------------------------------------
-    def on_loaded(self, worker: int, name: str, version: int, ok: bool, signature: Any, error: str) -> list[Order]:
-        record = self.models.get(name)
-        v = record.versions.get(version) if record else None
-        if v is None or worker not in v.pending_on:
-            return [("unload", worker, {"name": name, "version": version})] if ok else []
-        v.pending_on.discard(worker)
+    def on_loaded(self, worker: int, inc: int, ok: bool, signature: Any, error: str) -> list[Order]:
+        owner = self._owners.get(inc)
+        if owner is None:
+            return []
+        name, v, inst = owner
+        if worker not in inst.pending_on:
+            return []
+        inst.pending_on.discard(worker)
         self.generation += 1
-        if v.state in (State.UNLOADING, State.END):
+        if inst in v.retiring:  # retired while loading
             if ok:
-                v.unloading_on.add(worker)
-                return [("unload", worker, {"name": name, "version": version})]
-            self._settle_retired(v)
+                inst.unloading_on.add(worker)
+                return [("unload", worker, {"name": name, "version": v.version, "inc": inc})]
+            self._settle(v)
             return []
         if ok:
-            v.loaded_on.add(worker)
-            v.signature = signature
-            v.state = State.AVAILABLE
-            v.error = ErrorCode.OK
+            inst.loaded_on.add(worker)
+            inst.signature = signature
         else:
-            v.failures[worker] = error
-            if not v.loaded_on and not v.pending_on:
-                v.state = State.LOADING
-                v.error = ErrorCode.UNKNOWN
-        return []
+            inst.failures[worker] = error
+        orders: list[Order] = []
+        if inst is v.current:
+            if inst.loaded_on:
+                v.state, v.error = State.AVAILABLE, ErrorCode.OK
+            elif inst.failed:
+                v.state, v.error = State.LOADING, ErrorCode.UNKNOWN
+        elif inst is v.replacement and not inst.pending_on:
+            if inst.loaded_on:  # swap: the new config serves, the old instance goes
+                old, v.current, v.replacement = v.current, inst, None
+                if old is not None:
+                    orders += self._unload(name, v, old)
+                v.state, v.error = State.AVAILABLE, ErrorCode.OK
+            else:
+                log.error(
+                    "model %s version %d: reload with the new config failed; the previous one keeps serving",
+                    name,
+                    v.version,
+                )
+                v.replacement = None
+        return orders
 
-    def on_unloaded(self, worker: int, name: str, version: int) -> None:
-        record = self.models.get(name)
-        v = record.versions.get(version) if record else None
-        if v is None:
+    def on_unloaded(self, worker: int, inc: int) -> None:
+        owner = self._owners.get(inc)
+        if owner is None:
             return
-        v.unloading_on.discard(worker)
-        self._settle_retired(v)
+        _, v, inst = owner
+        inst.unloading_on.discard(worker)
+        self._settle(v)
         self.generation += 1
-
-    @staticmethod
-    def _settle_retired(v: VersionRecord) -> None:
-        if v.state == State.UNLOADING and not v.unloading_on and not v.pending_on:
-            v.state = State.END
 
     def on_worker_lost(self, worker: int) -> None:
         self.workers_alive.pop(worker, None)
         for record in self.models.values():
             for v in record.versions.values():
-                v.loaded_on.discard(worker)
-                v.pending_on.discard(worker)
-                v.unloading_on.discard(worker)
-                self._settle_retired(v)
-                if v.state == State.AVAILABLE and not v.loaded_on:
+                for inst in v.instances():
+                    inst.loaded_on.discard(worker)
+                    inst.pending_on.discard(worker)
+                    inst.unloading_on.discard(worker)
+                self._settle(v)
+                if v.state == State.AVAILABLE and v.current is not None and not v.current.loaded_on:
                     v.state = State.LOADING  # back once the respawned worker reloads it
         self.generation += 1
 
     def on_worker_ready(self, worker: int, generation: int) -> list[Order]:
-        """A (re)started worker: replay the loads of every version planned on it."""
+        """A (re)started worker: replay the loads of every instance planned on it."""
         self.workers_alive[worker] = generation
         orders: list[Order] = []
         for name, record in self.models.items():
@@ -219,23 +293,23 @@ class Registry:
                 continue
             for v in record.versions.values():
                 serving = v.state == State.AVAILABLE or (v.state == State.LOADING and v.error == ErrorCode.OK)
-                if serving and worker not in v.loaded_on and worker not in v.pending_on:
-                    v.pending_on.add(worker)
-                    orders.append(("load", worker, self._load_message(name, record.config, v)))
+                for inst in (v.current, v.replacement):
+                    if serving and inst is not None and worker not in inst.loaded_on | inst.pending_on:
+                        inst.pending_on.add(worker)
+                        orders.append(("load", worker, self._load_message(name, v.version, inst)))
         self.generation += 1
         return orders
 
-    def failed_loads(self, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Which of ``keys`` ended in LOADING/UNKNOWN (their load failed everywhere)."""
+    # ---- views ------------------------------------------------------------------------------
+    def failed_loads(self, incs: list[int]) -> list[tuple[str, int]]:
+        """Which of the instances ``incs`` failed to load on every worker."""
         out = []
-        for name, version in keys:
-            record = self.models.get(name)
-            v = record.versions.get(version) if record else None
-            if v is not None and v.state == State.LOADING and v.error == ErrorCode.UNKNOWN:
-                out.append((name, version))
+        for inc in incs:
+            owner = self._owners.get(inc)
+            if owner is not None and owner[2].failed:
+                out.append((owner[0], owner[1].version))
         return out
 
-    # ---- views ------------------------------------------------------------------------------
     @property
     def settled(self) -> bool:
         return all(v.settled for r in self.models.values() for v in r.versions.values())
@@ -244,8 +318,18 @@ class Registry:
         """The routing table sent to the fronts: every model's versions, states and hosts."""
         models = {}
         for name, record in self.models.items():
-            models[name] = [
-                [v.version, int(v.state), int(v.error), v.signature, sorted(v.loaded_on)]
-                for _, v in sorted(record.versions.items())
-            ]
+            rows = []
+            for _, v in sorted(record.versions.items()):
+                cur = v.current
+                rows.append(
+                    [
+                        v.version,
+                        int(v.state),
+                        int(v.error),
+                        cur.signature if cur else None,
+                        sorted(cur.loaded_on) if cur else [],
+                        cur.inc if cur else 0,
+                    ]
+                )
+            models[name] = rows
         return {"gen": self.generation, "models": models, "workers": dict(self.workers_alive)}

@@ -44,7 +44,7 @@ class ReloadTicket:
     error: E.Status | None = None
     changed: bool = False
     config_changed: bool = False
-    started: list[tuple[str, int]] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)  # instances whose load this reload ordered
     announced: bool = False  # RELOADING=1 was sent: READY=1 follows when answered
 
 
@@ -209,11 +209,11 @@ class Supervisor:
             self._send(ident, {"t": P.TABLE, "table": self.registry.table()})
         elif kind == P.LOADED:
             orders = self.registry.on_loaded(
-                msg["worker"], msg["name"], msg["version"], msg["ok"], msg.get("signature"), msg.get("error", "")
+                msg["worker"], msg["inc"], msg["ok"], msg.get("signature"), msg.get("error", "")
             )
             self._send_orders(orders + self.registry.retire_superseded())
         elif kind == P.UNLOADED:
-            self.registry.on_unloaded(msg["worker"], msg["name"], msg["version"])
+            self.registry.on_unloaded(msg["worker"], msg["inc"])
         elif kind == P.RELOAD:
             ticket = self._reload()
             ticket.requesters.append((ident, msg["id"]))

@@ -5,15 +5,23 @@ from ovserve.registry import Registry
 from shared.model_config import ModelConfig, VersionPolicy
 from shared.states import ErrorCode, State
 
+SIG = [[], []]
 
-def make(tmp_path: Path, versions: list[int]) -> ModelConfig:
+
+def make(tmp_path: Path, versions: list[int], **kw: object) -> ModelConfig:
     for v in versions:
         os.makedirs(tmp_path / "m" / str(v), exist_ok=True)
-    return ModelConfig("m", str(tmp_path / "m"))
+    return ModelConfig("m", str(tmp_path / "m"), **kw)  # type: ignore[arg-type]
 
 
 def states(reg: Registry) -> dict[int, tuple[State, ErrorCode]]:
     return {n: (v.state, v.error) for n, v in reg.models["m"].versions.items()}
+
+
+def inc(reg: Registry, version: int) -> int:
+    v = reg.models["m"].versions[version]
+    assert v.current is not None
+    return v.current.inc
 
 
 def ready(reg: Registry, workers: int = 2) -> None:
@@ -29,10 +37,10 @@ def test_load_then_available(tmp_path: Path) -> None:
     assert changed and not failed
     assert sorted((o[0], o[1]) for o in orders) == [("load", 0), ("load", 1)]
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
     assert not reg.settled
-    reg.on_loaded(1, "m", 1, True, [[], []], "")
+    reg.on_loaded(1, inc(reg, 1), True, SIG, "")
     assert reg.settled
     assert reg.table()["models"]["m"][0][4] == [0, 1]
 
@@ -42,16 +50,17 @@ def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
     ready(reg, 1)
     reg.set_models([make(tmp_path, [1])])
     reg.rescan()
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     make(tmp_path, [2])
     orders, changed, _ = reg.rescan()
     assert changed and [o[0] for o in orders] == ["load"]
     assert states(reg)[1][0] == State.AVAILABLE  # still serving while 2 loads
-    assert reg.on_loaded(0, "m", 2, True, [[], []], "") == []
+    old = inc(reg, 1)
+    assert reg.on_loaded(0, inc(reg, 2), True, SIG, "") == []
     unloads = reg.retire_superseded()
     assert [o[0] for o in unloads] == ["unload"]
     assert states(reg)[1][0] == State.UNLOADING
-    reg.on_unloaded(0, "m", 1)
+    reg.on_unloaded(0, old)
     assert states(reg) == {1: (State.END, ErrorCode.OK), 2: (State.AVAILABLE, ErrorCode.OK)}
 
 
@@ -60,33 +69,66 @@ def test_failed_version_keeps_old_serving(tmp_path: Path) -> None:
     ready(reg, 1)
     reg.set_models([make(tmp_path, [1])])
     reg.rescan()
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     make(tmp_path, [2])
     reg.rescan()
-    reg.on_loaded(0, "m", 2, False, None, "broken")
+    bad = inc(reg, 2)
+    reg.on_loaded(0, bad, False, None, "broken")
     assert reg.retire_superseded() == []
     assert states(reg) == {1: (State.AVAILABLE, ErrorCode.OK), 2: (State.LOADING, ErrorCode.UNKNOWN)}
-    assert reg.failed_loads([("m", 2)]) == [("m", 2)]
+    assert reg.failed_loads([bad]) == [("m", 2)]
 
 
 def test_removed_directory_and_model(tmp_path: Path) -> None:
     reg = Registry([0])
     ready(reg, 1)
-    cfg = ModelConfig("m", str(tmp_path / "m"), VersionPolicy("all"))
     make(tmp_path, [1, 2])
-    reg.set_models([cfg])
+    reg.set_models([ModelConfig("m", str(tmp_path / "m"), VersionPolicy("all"))])
     reg.rescan()
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
-    reg.on_loaded(0, "m", 2, True, [[], []], "")
+    one, two = inc(reg, 1), inc(reg, 2)
+    reg.on_loaded(0, one, True, SIG, "")
+    reg.on_loaded(0, two, True, SIG, "")
     os.rmdir(tmp_path / "m" / "2")
     orders, changed, _ = reg.rescan()
-    assert changed and orders == [("unload", 0, {"name": "m", "version": 2})]
-    reg.on_unloaded(0, "m", 2)
+    assert changed and orders == [("unload", 0, {"name": "m", "version": 2, "inc": two})]
+    reg.on_unloaded(0, two)
     assert states(reg)[2] == (State.END, ErrorCode.OK)
     reg.set_models([])
-    reg.on_unloaded(0, "m", 1)
+    reg.on_unloaded(0, one)
     assert states(reg)[1] == (State.END, ErrorCode.OK)
     assert "m" in reg.table()["models"]  # a removed model stays listed
+
+
+def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    first = inc(reg, 1)
+    reg.on_loaded(0, first, True, SIG, "")
+    orders = reg.set_models([make(tmp_path, [1], nireq=4)])
+    assert [o[0] for o in orders] == ["load"]
+    new = orders[0][2]["inc"]
+    assert new != first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+    assert reg.table()["models"]["m"][0][5] == first  # the old instance serves meanwhile
+    swap = reg.on_loaded(0, new, True, SIG, "")
+    assert swap == [("unload", 0, {"name": "m", "version": 1, "inc": first})]
+    assert reg.table()["models"]["m"][0][5] == new
+    reg.on_unloaded(0, first)
+    assert reg.settled and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+
+
+def test_changed_config_that_fails_keeps_old(tmp_path: Path) -> None:
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    first = inc(reg, 1)
+    reg.on_loaded(0, first, True, SIG, "")
+    new = reg.set_models([make(tmp_path, [1], nireq=4)])[0][2]["inc"]
+    assert reg.on_loaded(0, new, False, None, "bad shape") == []
+    assert inc(reg, 1) == first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+    assert reg.failed_loads([new]) == [("m", 1)]
 
 
 def test_worker_lost_and_replayed(tmp_path: Path) -> None:
@@ -94,12 +136,12 @@ def test_worker_lost_and_replayed(tmp_path: Path) -> None:
     ready(reg, 1)
     reg.set_models([make(tmp_path, [1])])
     reg.rescan()
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     reg.on_worker_lost(0)
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
     orders = reg.on_worker_ready(0, 2)
     assert [o[:2] for o in orders] == [("load", 0)]
-    reg.on_loaded(0, "m", 1, True, [[], []], "")
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
 
 

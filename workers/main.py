@@ -47,9 +47,9 @@ class Worker:
         self.control.connect(P.supervisor_endpoint(run_dir))
         self.wake = self.ctx.socket(zmq.PAIR)
         self.wake.bind(f"inproc://wake-{index}")
-        self.versions: dict[tuple[str, int], Any] = {}
+        self.versions: dict[tuple[str, int, int], Any] = {}  # (model, version, instance) -> loaded
         self.arenas: dict[str, Segment] = {}
-        self.loads: queue.Queue[tuple[str, int, str, dict[str, Any]] | None] = queue.Queue()
+        self.loads: queue.Queue[tuple[str, int, int, str, dict[str, Any]] | None] = queue.Queue()
         self.done: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stopping = False
         self.loader = threading.Thread(target=self._load_loop, name="loader", daemon=True)
@@ -62,11 +62,11 @@ class Worker:
             item = self.loads.get()
             if item is None:
                 break
-            name, version, path, options = item
+            name, version, inc, path, options = item
             started = time.monotonic()
             try:
                 loaded = self.host.load_version(self.core, path, options)
-                result = {"name": name, "version": version, "ok": True, "loaded": loaded}
+                result = {"name": name, "version": version, "inc": inc, "ok": True, "loaded": loaded}
                 log.info(
                     "worker %d loaded %s version %d in %.0f ms",
                     self.index,
@@ -76,7 +76,7 @@ class Worker:
                 )
             except Exception as exc:  # a broken model file must not kill the worker
                 log.error("worker %d failed to load %s version %d from %s: %s", self.index, name, version, path, exc)
-                result = {"name": name, "version": version, "ok": False, "error": str(exc)}
+                result = {"name": name, "version": version, "inc": inc, "ok": False, "error": str(exc)}
             self.done.put(result)
             wake.send(b"")
         wake.close()
@@ -87,8 +87,8 @@ class Worker:
                 result = self.done.get_nowait()
             except queue.Empty:
                 return
-            key = (result["name"], result["version"])
-            message = {"t": P.LOADED, "worker": self.index, "name": key[0], "version": key[1], "ok": result["ok"]}
+            key = (result["name"], result["version"], result["inc"])
+            message = {"t": P.LOADED, "worker": self.index, "inc": key[2], "ok": result["ok"]}
             if result["ok"]:
                 self.versions[key] = result["loaded"]
                 message["signature"] = result["loaded"].signature.to_wire()
@@ -100,11 +100,10 @@ class Worker:
     def _on_control(self, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind == P.LOAD:
-            self.loads.put((msg["name"], msg["version"], msg["path"], msg["options"]))
+            self.loads.put((msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"]))
         elif kind == P.UNLOAD:
-            key = (msg["name"], msg["version"])
-            self.versions.pop(key, None)
-            self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "name": key[0], "version": key[1]}))
+            self.versions.pop((msg["name"], msg["version"], msg["inc"]), None)
+            self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": msg["inc"]}))
         elif kind == P.FORGET_ARENA:
             seg = self.arenas.pop(msg["arena"], None)
             if seg is not None:
@@ -125,8 +124,8 @@ class Worker:
 
     def _on_infer(self, header: bytes) -> bytes:
         """Run one INFER descriptor; returns its packed RESULT."""
-        _, rid, name, version, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
-        loaded = self.versions.get((name, version))
+        _, rid, name, version, inc, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
+        loaded = self.versions.get((name, version, inc))
         if loaded is None:
             return self._error(rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
         if time.time() > deadline:
