@@ -15,6 +15,7 @@ from frontend.table import RoutingTable, VersionEntry, unavailable_error
 from frontend.tfs_request import parse_predict
 from frontend.tfs_response import encode_predict
 from frontend.validation import validate
+from shared import errors as E
 from shared.errors import OvmsError
 from shared.states import ErrorCode, State
 
@@ -73,7 +74,16 @@ class Front:
         assert signature is not None
         request = parse_predict(body, signature.inputs)
         inputs = validate(request.inputs, signature)
-        outputs = await self.dispatcher.infer(name, entry, inputs)
+        try:
+            outputs = await self.dispatcher.infer(name, entry, inputs)
+        except OvmsError as exc:
+            # the default version moved on while this request travelled: serve it with the new one
+            if version or exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
+                raise
+            newer = await self._available(name, 0)
+            if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
+                raise
+            outputs = await self.dispatcher.infer(name, newer, validate(request.inputs, newer.signature))
         return encode_predict(outputs, request.row)
 
     async def config_reload(self) -> Reply:

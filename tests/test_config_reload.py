@@ -257,7 +257,7 @@ def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
         for t in threads:
             t.start()
         try:
-            for cycle in range(10):
+            for cycle in range(6):
                 modelgen.dummy(str(tmp_path / "a"), version=cycle + 2)  # a new version of a: the old one retires
                 assert reload(s).status_code == 201
                 repo.write([*a_only, {"name": "b", "base_path": "b"}])

@@ -26,6 +26,7 @@ from shared.shm import ALIGN, Segment
 
 log = logging.getLogger("ovserve.worker")
 DRAIN_LIMIT = 256
+RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on their way to it
 
 
 class Worker:
@@ -48,6 +49,7 @@ class Worker:
         self.wake = self.ctx.socket(zmq.PAIR)
         self.wake.bind(f"inproc://wake-{index}")
         self.versions: dict[tuple[str, int, int], Any] = {}  # (model, version, instance) -> loaded
+        self.retiring: dict[tuple[str, int, int], tuple[Any, float]] = {}  # -> (loaded, last use)
         self.arenas: dict[str, Segment] = {}
         self.loads: queue.Queue[tuple[str, int, int, str, dict[str, Any]] | None] = queue.Queue()
         self.done: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -102,14 +104,25 @@ class Worker:
         if kind == P.LOAD:
             self.loads.put((msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"]))
         elif kind == P.UNLOAD:
-            self.versions.pop((msg["name"], msg["version"], msg["inc"]), None)
-            self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": msg["inc"]}))
+            key = (msg["name"], msg["version"], msg["inc"])
+            loaded = self.versions.pop(key, None)
+            if loaded is None:
+                self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": key[2]}))
+            else:  # fronts stop routing here once the new table reaches them; serve stragglers
+                self.retiring[key] = (loaded, time.monotonic())
         elif kind == P.FORGET_ARENA:
             seg = self.arenas.pop(msg["arena"], None)
             if seg is not None:
                 seg.close()
         elif kind == "stop":
             self.stopping = True
+
+    def _release_retired(self) -> None:
+        now = time.monotonic()
+        for key, (_, last_use) in list(self.retiring.items()):
+            if now - last_use >= RETIRE_GRACE_S:
+                del self.retiring[key]
+                self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": key[2]}))
 
     # ---- data -------------------------------------------------------------------------------
     def _arena(self, name: str) -> Segment:
@@ -125,9 +138,14 @@ class Worker:
     def _on_infer(self, header: bytes) -> bytes:
         """Run one INFER descriptor; returns its packed RESULT."""
         _, rid, name, version, inc, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
-        loaded = self.versions.get((name, version, inc))
+        key = (name, version, inc)
+        loaded = self.versions.get(key)
         if loaded is None:
-            return self._error(rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+            retired = self.retiring.get(key)
+            if retired is None:
+                return self._error(rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+            loaded = retired[0]
+            self.retiring[key] = (loaded, time.monotonic())
         if time.time() > deadline:
             return self._error(rid, DEADLINE_EXCEEDED)
         try:
@@ -175,6 +193,8 @@ class Worker:
             if self.control in events:
                 while self.control.poll(0):
                     self._on_control(P.unpack(self.control.recv()))
+            if self.retiring:
+                self._release_retired()
             if self.wake in events:
                 while self.wake.poll(0):
                     self.wake.recv()
