@@ -25,7 +25,6 @@ from shared.shm import ALIGN, Allocator, Segment
 from shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.front")
-MAX_INFLIGHT_PER_WORKER = 512
 MIN_OUTPUT_RESERVE = 64 * 1024
 
 
@@ -46,7 +45,8 @@ class Dispatcher:
     turn and per worker into one multipart message; replies are drained from the socket's file
     descriptor in a reader callback. No future or task per ZeroMQ operation."""
 
-    def __init__(self, arena: Segment, run_dir: str, timeout_s: float) -> None:
+    def __init__(self, arena: Segment, run_dir: str, timeout_s: float, max_inflight: int = 512) -> None:
+        self.max_inflight = max_inflight
         self.arena = arena
         self.alloc = Allocator(arena.size)
         self.run_dir = run_dir
@@ -76,7 +76,7 @@ class Dispatcher:
     def _connect(self, index: int, generation: int) -> None:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, MAX_INFLIGHT_PER_WORKER * 2)
+        sock.setsockopt(zmq.SNDHWM, self.max_inflight * 2)
         sock.connect(P.worker_endpoint(self.run_dir, index))
         self.sockets[index] = sock
         self.generations[index] = generation
@@ -161,7 +161,7 @@ class Dispatcher:
 
     # ---- requests ---------------------------------------------------------------------------
     def _pick(self, workers: list[int]) -> int:
-        best, load = -1, MAX_INFLIGHT_PER_WORKER
+        best, load = -1, self.max_inflight
         for w in workers:
             n = self.inflight.get(w)
             if n is not None and n < load:

@@ -29,10 +29,12 @@ Reply = tuple[int, bytes]
 class Front:
     def __init__(self, dispatcher: Dispatcher, reload: Callable[[], Awaitable[tuple[int, str | None]]]) -> None:
         self.table = RoutingTable()
+        self.active = 0  # requests being handled, for the graceful drain
         self.dispatcher = dispatcher
         self.reload = reload
 
     async def handle(self, method: str, path: str, body: bytes) -> Reply:
+        self.active += 1
         try:
             r = route(method, path)
             if r.kind == "predict":
@@ -48,6 +50,8 @@ class Front:
             return 200, b""  # OPTIONS: CORS preflight
         except OvmsError as exc:
             return exc.http, layouts.error_body(exc.message)
+        finally:
+            self.active -= 1
 
     def metadata(self, name: str, version: int) -> bytes:
         entry = self.table.resolve(name, version)

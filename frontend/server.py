@@ -37,7 +37,6 @@ HEADERS = {
 }
 CONTENT_TYPE = "application/json"
 RELOAD_TIMEOUT_S = 600.0
-GRACE_S = 10.0
 
 
 class Control:
@@ -124,7 +123,7 @@ async def serve(args: argparse.Namespace, conf: dict[str, Any]) -> int:
     arena_name = segment_name(args.supervisor_pid, f"front{args.index}-g{args.generation}")
     arena = Segment(arena_name, conf["arena_bytes"], create=True)
     ctx = zmq.asyncio.Context()
-    dispatcher = Dispatcher(arena, args.run_dir, conf["request_timeout_s"])
+    dispatcher = Dispatcher(arena, args.run_dir, conf["request_timeout_s"], conf["max_inflight"])
     front = Front(dispatcher, lambda: control.reload())
     control = Control(ctx, args.run_dir, front, dispatcher)
     control_task = loop.create_task(control.run())
@@ -150,9 +149,16 @@ async def serve(args: argparse.Namespace, conf: dict[str, Any]) -> int:
 
     for srv in servers:
         srv.close()  # stop accepting; in-flight requests finish below
-    deadline = loop.time() + GRACE_S
-    while dispatcher.pending and loop.time() < deadline:
+    connections = servers[0].connections  # one set, shared by every server of the app
+    deadline = loop.time() + conf["grace_s"]
+    while loop.time() < deadline:
+        for conn in list(connections):
+            conn.close_if_idle()  # keep-alive connections between requests: close them now
+        if not connections and not front.active and not dispatcher.pending:
+            break
         await asyncio.sleep(0.05)
+    for conn in list(connections):
+        conn.abort()
     for srv in servers:
         await srv.before_stop()
         break

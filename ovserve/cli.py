@@ -95,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument(
         "--request_timeout_seconds", type=float, default=60.0, help="deadline of each inference request (default 60)"
     )
+    own.add_argument(
+        "--shutdown_grace_seconds",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, how long in-flight requests may take to finish (default 10)",
+    )
+    own.add_argument(
+        "--max_queue_per_worker",
+        type=int,
+        default=512,
+        help="requests a front may have in flight to one worker; beyond it: fast 503 (default 512)",
+    )
     return p
 
 
@@ -147,6 +159,10 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("shm_arena_mb must be positive")
     if a.request_timeout_seconds <= 0:
         raise UsageError("request_timeout_seconds must be positive")
+    if a.shutdown_grace_seconds < 0:
+        raise UsageError("shutdown_grace_seconds must not be negative")
+    if a.max_queue_per_worker < 1:
+        raise UsageError("max_queue_per_worker must be at least 1")
 
     models: list[ModelConfig] = []
     if a.model_name:
@@ -209,6 +225,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         max_body_bytes=a.max_request_bytes,
         arena_bytes=a.shm_arena_mb * 1024 * 1024,
         request_timeout_s=a.request_timeout_seconds,
+        shutdown_grace_s=a.shutdown_grace_seconds,
+        max_queue_per_worker=a.max_queue_per_worker,
         cache_dir=a.cache_dir,
     )
 

@@ -174,8 +174,6 @@ class Registry:
         self.load_log.append(inst.inc)
         targets = [w for w in self.placement(record.config) if w in self.workers_alive]
         inst.pending_on = set(targets)
-        if not targets:
-            inst.failures[-1] = "no worker is running"
         self.generation += 1
         return inst, [("load", w, self._load_message(name, v.version, inst)) for w in targets]
 
@@ -292,13 +290,24 @@ class Registry:
             if record.removed or worker not in self.placement(record.config):
                 continue
             for v in record.versions.values():
-                serving = v.state == State.AVAILABLE or (v.state == State.LOADING and v.error == ErrorCode.OK)
+                if v.state not in (State.AVAILABLE, State.LOADING):
+                    continue
                 for inst in (v.current, v.replacement):
-                    if serving and inst is not None and worker not in inst.loaded_on | inst.pending_on:
+                    if inst is not None and not inst.failed and worker not in inst.loaded_on | inst.pending_on:
                         inst.pending_on.add(worker)
                         orders.append(("load", worker, self._load_message(name, v.version, inst)))
         self.generation += 1
         return orders
+
+    def on_worker_failing(self, worker: int) -> None:
+        """A worker that keeps dying: versions that only it could serve show LOADING/UNKNOWN
+        (they come back by themselves if it starts again)."""
+        for record in self.models.values():
+            for v in record.versions.values():
+                cur = v.current
+                if v.state == State.LOADING and cur is not None and not cur.loaded_on and not cur.pending_on:
+                    v.error = ErrorCode.UNKNOWN
+        self.generation += 1
 
     # ---- views ------------------------------------------------------------------------------
     def failed_loads(self, incs: list[int]) -> list[tuple[str, int]]:

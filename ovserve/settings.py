@@ -23,4 +23,6 @@ class Settings:
     max_body_bytes: int = 1024**3
     arena_bytes: int = 256 * 1024**2
     request_timeout_s: float = 60.0
+    shutdown_grace_s: float = 10.0
+    max_queue_per_worker: int = 512
     cache_dir: str | None = None

@@ -134,6 +134,8 @@ class Supervisor:
                 "max_body_bytes": s.max_body_bytes,
                 "arena_bytes": s.arena_bytes,
                 "request_timeout_s": s.request_timeout_s,
+                "grace_s": s.shutdown_grace_s,
+                "max_inflight": s.max_queue_per_worker,
                 "workers": s.worker_processes,
                 "single_model": s.config_path is None,
                 "fds": [sock.fileno() for sock in listeners],
@@ -167,10 +169,17 @@ class Supervisor:
                 continue
             log.error("%s %d (pid %d) exited with status %s", child.role, child.index, child.proc.pid, code)
             child.proc = None
+            if child.role == "worker":
+                self.worker_ids.pop(child.index, None)
+                self.registry.on_worker_lost(child.index)
+            else:
+                self._forget_front(child.index)
             child.failures = [t for t in child.failures if now - t < CRASH_WINDOW_S] + [now]
             delay = BACKOFF_S[min(len(child.failures) - 1, len(BACKOFF_S) - 1)]
             if len(child.failures) > MAX_CRASHES:
                 delay = BACKOFF_S[-1]
+                if child.role == "worker":
+                    self.registry.on_worker_failing(child.index)
                 log.error(
                     "%s %d keeps dying (%d times in %.0f s); next try in %.0f s",
                     child.role,
@@ -180,11 +189,6 @@ class Supervisor:
                     delay,
                 )
             child.next_start = now + (0 if len(child.failures) == 1 else delay)
-            if child.role == "worker":
-                self.worker_ids.pop(child.index, None)
-                self.registry.on_worker_lost(child.index)
-            else:
-                self._forget_front(child.index)
 
     def _forget_front(self, index: int) -> None:
         for ident, i in list(self.front_ids.items()):
@@ -329,8 +333,7 @@ class Supervisor:
                 return 1
             for f in self.fronts:
                 f.start()
-            for sock in listeners:
-                sock.close()  # the fronts hold their inherited copies
+            self.listeners = listeners  # kept (never accepted on) so that a respawned front inherits them
             self._wait_fronts()
             self.serving = True
             self.notify.ready()
@@ -405,9 +408,11 @@ class Supervisor:
     def _shutdown(self) -> None:
         log.info("shutting down")
         self.notify.stopping()
+        for sock in getattr(self, "listeners", []):
+            sock.close()
         for child in self.fronts:
             child.signal(signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        deadline = time.monotonic() + self.settings.shutdown_grace_s + SHUTDOWN_GRACE_S
         for child in self.fronts:
             if not child.wait(max(0.1, deadline - time.monotonic())):
                 child.signal(signal.SIGKILL)
