@@ -71,27 +71,26 @@ class RoutingTable:
         return [(name, self.status(name, 0)) for name in self.models]
 
     def resolve(self, name: str, version: int) -> VersionEntry:
-        """The entry a request names: explicit version, or the default (highest AVAILABLE;
-        else the highest still loading, so that the caller may wait for it; else the highest
-        retired one, so that the caller answers that it is retired)."""
+        """The entry a request names: explicit version, or the default: the highest AVAILABLE;
+        else the highest loading (the caller may wait for it), or failed (not loaded yet); else
+        the highest retired one (the caller answers that it is retired)."""
         versions = self._model(name)
         if version:
             entry = versions.get(version)
             if entry is None:
                 raise OvmsError(E.MODEL_VERSION_MISSING)
             return entry
-        best = None
-        for v, e in versions.items():
-            if e.state == State.AVAILABLE and (best is None or v > best.version):
-                best = e
-        if best is None:
-            for v, e in versions.items():
-                loading = e.state in (State.START, State.LOADING) and e.error == ErrorCode.OK
-                if loading and (best is None or v > best.version):
-                    best = e
-        if best is None:
-            retired = [e for e in versions.values() if e.state in (State.UNLOADING, State.END)]
-            best = max(retired, key=lambda e: e.version, default=None)
+
+        def highest(*states: State, ok_only: bool = False) -> VersionEntry | None:
+            found = [e for e in versions.values() if e.state in states and (not ok_only or e.error == ErrorCode.OK)]
+            return max(found, key=lambda e: e.version, default=None)
+
+        best = (
+            highest(State.AVAILABLE)
+            or highest(State.START, State.LOADING, ok_only=True)
+            or highest(State.START, State.LOADING)
+            or highest(State.UNLOADING, State.END)
+        )
         if best is None:
             raise OvmsError(E.MODEL_VERSION_MISSING)
         return best

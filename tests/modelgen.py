@@ -76,6 +76,32 @@ def scalar(base: str, version: int = 1) -> str:
     return _save(ov.Model([t], [s], "scalar"), base, version)
 
 
+def slow(base: str, version: int = 1, layers: int = 20) -> str:
+    """``x`` f32 [1,4] -> ``y`` = x + 1 and ``z``: a conv stack on a broadcast of x that takes
+    tens of milliseconds (for overload, deadline and shutdown tests)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 4], ov.Type.f32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    y = ops.add(x, ops.constant(np.ones((1, 4), np.float32)))
+    y.output(0).get_tensor().set_names({"y"})
+    h = ops.broadcast(
+        ops.reshape(
+            ops.reduce_mean(x, ops.constant(np.array([1], np.int64)), keep_dims=True),
+            ops.constant(np.array([1, 1, 1, 1], np.int64)),
+            False,
+        ),
+        ops.constant(np.array([1, 32, 128, 128], np.int64)),
+    )
+    w = np.full((32, 32, 3, 3), 1.0 / (32 * 9), np.float32)
+    for _ in range(layers):
+        h = ops.relu(ops.convolution(h, ops.constant(w), [1, 1], [1, 1], [1, 1], [1, 1]))
+    z = ops.reduce_mean(h, ops.constant(np.array([1, 2, 3], np.int64)), keep_dims=False)
+    z.output(0).get_tensor().set_names({"z"})
+    return _save(ov.Model([y, z], [x], "slow"), base, version)
+
+
 def cnn(base: str, version: int = 1, seed: int = 0) -> str:
     """``x`` f32 [1,3,224,224] -> ``probs`` f32 [1,1000]: 9 conv/relu layers, mean, matmul, softmax."""
     import openvino as ov

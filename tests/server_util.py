@@ -52,7 +52,8 @@ class Server:
         raise RuntimeError(f"server not ready in {timeout}s:\n{self.read_log()}")
 
     def read_log(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
