@@ -202,9 +202,21 @@ class Dispatcher:
             cursor += _aligned(array.nbytes)
         self.next_id += 1
         rid = self.next_id
-        deadline = time.time() + self.timeout_s
+        now = time.time()
         header = P.pack(
-            [P.INFER, rid, model, entry.version, entry.instance, deadline, self.arena.name, descs, cursor, out_bytes]
+            [
+                P.INFER,
+                rid,
+                model,
+                entry.version,
+                entry.instance,
+                now,
+                now + self.timeout_s,
+                self.arena.name,
+                descs,
+                cursor,
+                out_bytes,
+            ]
         )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()

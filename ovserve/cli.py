@@ -102,6 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long in-flight requests may take to finish (default 10)",
     )
     own.add_argument(
+        "--max_batch",
+        type=int,
+        default=1,
+        help="merge queued requests of a dynamic-batch model into inferences of up to this batch (default 1: off)",
+    )
+    own.add_argument(
+        "--batch_delay_us",
+        type=int,
+        default=0,
+        help="how long a worker may wait for more requests when a batch cannot fill (default 0)",
+    )
+    own.add_argument(
+        "--stats_interval_seconds",
+        type=float,
+        default=10.0,
+        help="how often workers log requests, mean batch, queue and compute time per model (default 10)",
+    )
+    own.add_argument(
         "--max_queue_per_worker",
         type=int,
         default=512,
@@ -163,6 +181,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("shutdown_grace_seconds must not be negative")
     if a.max_queue_per_worker < 1:
         raise UsageError("max_queue_per_worker must be at least 1")
+    if a.max_batch < 1 or a.batch_delay_us < 0:
+        raise UsageError("max_batch must be at least 1 and batch_delay_us not negative")
 
     models: list[ModelConfig] = []
     if a.model_name:
@@ -227,6 +247,9 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         request_timeout_s=a.request_timeout_seconds,
         shutdown_grace_s=a.shutdown_grace_seconds,
         max_queue_per_worker=a.max_queue_per_worker,
+        max_batch=a.max_batch,
+        batch_delay_us=a.batch_delay_us,
+        stats_interval_s=a.stats_interval_seconds,
         cache_dir=a.cache_dir,
     )
 

@@ -25,4 +25,7 @@ class Settings:
     request_timeout_s: float = 60.0
     shutdown_grace_s: float = 10.0
     max_queue_per_worker: int = 512
+    max_batch: int = 1
+    batch_delay_us: int = 0
+    stats_interval_s: float = 10.0
     cache_dir: str | None = None

@@ -125,7 +125,20 @@ class Supervisor:
         s = self.settings
         common = ["--run-dir", self.run_dir, "--log-level", s.log_level, "--supervisor-pid", str(self.pid)]
         for i, cpus in enumerate(s.worker_cpu_sets):
-            argv = ["workers", "--index", str(i), "--cpus", ",".join(map(str, cpus)), *common]
+            argv = [
+                "workers",
+                "--index",
+                str(i),
+                "--cpus",
+                ",".join(map(str, cpus)),
+                *common,
+                "--max-batch",
+                str(s.max_batch),
+                "--batch-delay-us",
+                str(s.batch_delay_us),
+                "--stats-interval",
+                str(s.stats_interval_s),
+            ]
             if s.cache_dir:
                 argv += ["--cache-dir", s.cache_dir]
             self.workers.append(Child("worker", i, argv))

@@ -22,7 +22,8 @@ import msgpack
 INFER = 1
 RESULT = 2
 
-# INFER:  [INFER, req_id, model, version, instance, deadline, arena, inputs, out_offset, out_size]
+# INFER:  [INFER, req_id, model, version, instance, sent, deadline, arena, inputs, out_offset, out_size]
+#         sent/deadline: wall-clock seconds (queue time is measured from ``sent``)
 #         inputs: [[name, offset, dtype, shape], ...]
 # RESULT: [RESULT, req_id, True, outputs] | [RESULT, req_id, False, [status_name, details]]
 #         outputs: [[name, offset, dtype, shape], ...]; offset INLINE: a 5th item holds the bytes

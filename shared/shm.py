@@ -54,8 +54,10 @@ class Segment:
         return np.ndarray(shape, dtype=dtype, buffer=self.buffer, offset=offset)
 
     def close(self) -> None:
-        self.buffer.release()
-        with contextlib.suppress(BufferError):  # a numpy view is alive; the mapping goes with the process
+        """Unmap now if nothing still views the memory; otherwise the mapping stays until the
+        last view (a numpy array, an OpenVINO tensor of a finished request) goes away."""
+        with contextlib.suppress(BufferError):
+            self.buffer.release()
             self.map.close()
 
     def unlink(self) -> None:

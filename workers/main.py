@@ -20,9 +20,16 @@ import numpy as np
 import zmq
 
 from shared import protocol as P
-from shared.errors import DEADLINE_EXCEEDED, MODEL_VERSION_NOT_LOADED_ANYMORE, NAME_OF, OV_INTERNAL_INFERENCE_ERROR
+from shared.errors import (
+    DEADLINE_EXCEEDED,
+    INTERNAL_ERROR,
+    MODEL_VERSION_NOT_LOADED_ANYMORE,
+    NAME_OF,
+    OV_INTERNAL_INFERENCE_ERROR,
+)
 from shared.lifetime import die_with_parent
 from shared.shm import ALIGN, Segment
+from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 
 log = logging.getLogger("ovserve.worker")
 DRAIN_LIMIT = 256
@@ -30,7 +37,16 @@ RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on t
 
 
 class Worker:
-    def __init__(self, index: int, generation: int, run_dir: str, cache_dir: str | None) -> None:
+    def __init__(
+        self,
+        index: int,
+        generation: int,
+        run_dir: str,
+        cache_dir: str | None,
+        max_batch: int = 1,
+        batch_delay_us: int = 0,
+        stats_interval_s: float = 10.0,
+    ) -> None:
         from workers import model_host  # imports openvino: only ever inside a worker
 
         self.host = model_host
@@ -54,6 +70,9 @@ class Worker:
         self.loads: queue.Queue[tuple[str, int, int, str, dict[str, Any]] | None] = queue.Queue()
         self.done: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stopping = False
+        self.max_batch = max_batch
+        self.batch_delay_s = batch_delay_us / 1e6
+        self.stats = Stats(every_s=stats_interval_s)
         self.loader = threading.Thread(target=self._load_loop, name="loader", daemon=True)
 
     # ---- loading ----------------------------------------------------------------------------
@@ -135,9 +154,9 @@ class Worker:
     def _error(rid: int, status: Any, details: str = "") -> bytes:
         return P.pack([P.RESULT, rid, False, [NAME_OF[status], details]])
 
-    def _on_infer(self, header: bytes) -> bytes:
-        """Run one INFER descriptor; returns its packed RESULT."""
-        _, rid, name, version, inc, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
+    def _job(self, ident: bytes, header: bytes) -> Job | bytes:
+        """An INFER descriptor as a Job, or the packed error RESULT that answers it at once."""
+        _, rid, name, version, inc, sent, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
         key = (name, version, inc)
         loaded = self.versions.get(key)
         if loaded is None:
@@ -147,26 +166,91 @@ class Worker:
             loaded = retired[0]
             self.retiring[key] = (loaded, time.monotonic())
         if time.time() > deadline:
-            return self._error(rid, DEADLINE_EXCEEDED)
+            return self._error(rid, DEADLINE_EXCEEDED)  # the front has answered already: drop the work
         try:
             arena = self._arena(arena_name)
             arrays = [(n, arena.view(off, dt, shape)) for n, off, dt, shape in inputs]
-            outputs = self.host.infer(loaded, arrays)
-        except Exception as exc:
-            log.error("inference on %s version %d failed: %s", name, version, exc)
-            return self._error(rid, OV_INTERNAL_INFERENCE_ERROR, str(exc).splitlines()[0] if str(exc) else "")
+        except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
+            log.warning("request %d: cannot read its tensors: %s", rid, exc)
+            return self._error(rid, INTERNAL_ERROR)
+        return Job(ident, rid, key, loaded, arena, arrays, out_off, out_size, sent)
+
+    def _result(self, job: Job, outputs: list[np.ndarray]) -> bytes:
+        """Copy outputs into the job's reserved block (inline when they do not fit)."""
         descs: list[list[Any]] = []
-        cursor, end = out_off, out_off + out_size
-        for out_name, array in zip(loaded.output_names, outputs, strict=False):
+        cursor, end = job.out_offset, job.out_offset + job.out_size
+        for out_name, array in zip(job.loaded.output_names, outputs, strict=False):
             n = array.nbytes
             if array.dtype != np.object_ and cursor + n <= end:
-                np.copyto(arena.view(cursor, array.dtype, array.shape), array)
+                np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)
                 descs.append([out_name, cursor, array.dtype.str, list(array.shape)])
                 cursor += max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
             else:
                 data = np.ascontiguousarray(array).tobytes()
                 descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape), data])
-        return P.pack([P.RESULT, rid, True, descs])
+        return P.pack([P.RESULT, job.rid, True, descs])
+
+    def _run(self, jobs: list[Job]) -> list[bytes]:
+        """One inference for the group (or one each, when outputs cannot be split back)."""
+        started = time.time()
+        name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
+        try:
+            if len(jobs) > 1:
+                outputs = self.host.infer(jobs[0].loaded, merged_inputs(jobs))
+                per_job = split_outputs(jobs, outputs)
+                if per_job is not None:
+                    replies = [self._result(j, outs) for j, outs in zip(jobs, per_job, strict=True)]
+                    self.stats.add(name, len(jobs), sum(started - j.sent for j in jobs), time.time() - started)
+                    return replies
+            replies = []
+            for job in jobs:
+                t0 = time.time()
+                replies.append(self._result(job, self.host.infer(job.loaded, job.arrays)))
+                self.stats.add(name, 1, t0 - job.sent, time.time() - t0)
+            return replies
+        except Exception as exc:
+            log.error("inference on %s failed: %s", name, exc)
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
+
+    def _drain(self, jobs: list[Job], replies: dict[bytes, list[bytes]]) -> None:
+        for _ in range(DRAIN_LIMIT):
+            try:
+                ident, *headers = self.data.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            for header in headers:
+                try:
+                    job = self._job(ident, header)
+                except Exception:  # a malformed descriptor must not stop the worker
+                    log.exception("dropping a malformed request descriptor")
+                    continue
+                if isinstance(job, bytes):
+                    replies.setdefault(ident, []).append(job)
+                else:
+                    jobs.append(job)
+
+    def _serve(self) -> None:
+        """Everything queued now: answer errors, merge what can be merged, run, reply per
+        group so that a long queue does not hold back the answers already computed."""
+        jobs: list[Job] = []
+        replies: dict[bytes, list[bytes]] = {}
+        self._drain(jobs, replies)
+        unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
+        if unfilled and self.data.poll(int(self.batch_delay_s * 1000) or 1):  # a batch could not fill: wait a little
+            self._drain(jobs, replies)
+        self._send(replies)
+        for g in group(jobs, self.max_batch):
+            out: dict[bytes, list[bytes]] = {}
+            for job, reply in zip(g, self._run(g), strict=True):
+                out.setdefault(job.ident, []).append(reply)
+            self._send(out)
+        self.stats.maybe_log(self.index)
+
+    def _send(self, replies: dict[bytes, list[bytes]]) -> None:
+        for ident, frames in replies.items():
+            if frames:
+                self.data.send_multipart([ident, *frames])
 
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -200,12 +284,7 @@ class Worker:
                     self.wake.recv()
                 self._finish_loads()
             if self.data in events:
-                for _ in range(DRAIN_LIMIT):
-                    try:
-                        ident, *headers = self.data.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self.data.send_multipart([ident, *[self._on_infer(h) for h in headers]])
+                self._serve()
         self.loads.put(None)
         self.versions.clear()
         for seg in self.arenas.values():
@@ -226,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--supervisor-pid", type=int, required=True)
     p.add_argument("--generation", type=int, default=1)
+    p.add_argument("--max-batch", type=int, default=1)
+    p.add_argument("--batch-delay-us", type=int, default=0)
+    p.add_argument("--stats-interval", type=float, default=10.0)
     a = p.parse_args(argv)
     die_with_parent(a.supervisor_pid)
     cpus = {int(c) for c in a.cpus.split(",")}
@@ -234,4 +316,4 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, a.log_level if a.log_level != "TRACE" else "DEBUG", logging.INFO),
         format=f"[%(asctime)s][worker {a.index}][%(levelname)s] %(message)s",
     )
-    return Worker(a.index, a.generation, a.run_dir, a.cache_dir).run()
+    return Worker(a.index, a.generation, a.run_dir, a.cache_dir, a.max_batch, a.batch_delay_us, a.stats_interval).run()

@@ -91,6 +91,7 @@ class LoadedVersion:
     input_index: dict[str, int]
     output_names: list[str]
     output_dtypes: list[np.dtype | None]
+    batchable: bool  # dim 0 of every input is dynamic: queued requests may be merged
 
 
 def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
@@ -115,6 +116,9 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         input_index={t.name: i for i, t in enumerate(inputs)},
         output_names=[t.name for t in outputs],
         output_dtypes=[t.dtype for t in outputs],
+        batchable=bool(inputs)
+        and all(t.dims and t.dims[0][0] != t.dims[0][1] for t in inputs)
+        and all(t.dims for t in outputs),
     )
 
 
