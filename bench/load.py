@@ -7,6 +7,7 @@ decodes with orjson + numpy and calls OpenVINO inline.
 
     python bench/load.py                       # both models, c = 1, 8, 32
     python bench/load.py --models dummy --concurrency 32 --duration 10 --fronts 2 --workers 2
+    python bench/load.py --models dyn --concurrency 64 --batching 64   # batched vs unbatched
 """
 
 from __future__ import annotations
@@ -121,9 +122,11 @@ class Proc:
 
 def make_models() -> dict[str, tuple[str, list[int]]]:
     base = os.path.join(OUT, "models")
-    models = {"dummy": [1, 10], "cnn": [1, 3, 224, 224]}
+    models = {"dummy": [1, 10], "cnn": [1, 3, 224, 224], "dyn": [1, 10]}
     if not os.path.exists(os.path.join(base, "dummy", "1", "model.xml")):
         modelgen.dummy(os.path.join(base, "dummy"))
+    if not os.path.exists(os.path.join(base, "dyn", "1", "model.xml")):
+        modelgen.dummy(os.path.join(base, "dyn"), batch=None)
     if not os.path.exists(os.path.join(base, "cnn", "1", "model.xml")):
         modelgen.cnn(os.path.join(base, "cnn"))
     return {name: (os.path.join(base, name), shape) for name, shape in models.items()}
@@ -168,6 +171,12 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=None, help="ovserve --worker_processes")
     p.add_argument("--baselines", default="ov,hello,naive", help="which baselines to run (comma list, or none)")
     p.add_argument("--extra", default="", help="extra ovserve flags, e.g. '--shm_arena_mb 64'")
+    p.add_argument(
+        "--batching",
+        type=int,
+        default=0,
+        help="also run ovserve with --max_batch N (row 'ovserve+batch'; ratio column x unbatched)",
+    )
     a = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     ensure_wrk()
@@ -211,6 +220,11 @@ def main() -> None:
         if a.workers:
             argv += ["--worker_processes", str(a.workers)]
         servers.append(("ovserve", argv, "/v1/config"))
+        if a.batching:
+            bport = free_port()
+            bargv = [*argv, "--max_batch", str(a.batching)]
+            bargv[bargv.index("--rest_port") + 1] = str(bport)
+            servers.append(("ovserve+batch", bargv, "/v1/config"))
         if "naive" in baselines:
             nport = free_port()
             servers.append(
@@ -231,7 +245,7 @@ def main() -> None:
                 ("hello", [sys.executable, os.path.join(HERE, "hello_server.py"), str(hport), str(fronts)], "/")
             )
         for label, cmd, ready in servers:
-            sport = int(cmd[cmd.index("--rest_port") + 1]) if label == "ovserve" else int(cmd[2])
+            sport = int(cmd[cmd.index("--rest_port") + 1]) if label.startswith("ovserve") else int(cmd[2])
             proc = Proc(cmd, sport, ready, os.path.join(OUT, f"{label}-{name}.log"))
             try:
                 url = f"http://127.0.0.1:{sport}/v1/models/{name}:predict"
@@ -260,15 +274,17 @@ def print_table(name: str, shape: list[int], results: list[Result], ceiling: dic
             f"p50 {ceiling['p50_ms']:.3f} ms, p99 {ceiling['p99_ms']:.3f} ms"
         )
     by = {(r.server, r.concurrency): r for r in results}
-    print("| server | c | req/s | p50 ms | p99 ms | errors | x naive | x hello | x OpenVINO |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| server | c | req/s | p50 ms | p99 ms | errors | x naive | x hello | x OpenVINO | x unbatched (p99) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         naive = by.get(("naive", r.concurrency))
         hello = by.get(("hello", r.concurrency))
+        plain = by.get(("ovserve", r.concurrency)) if r.server == "ovserve+batch" else None
         cols = [
             f"{r.rate / naive.rate:.2f}" if naive else "-",
             f"{r.rate / hello.rate:.2f}" if hello else "-",
             f"{r.rate / ceiling['rate']:.2f}" if ceiling else "-",
+            f"{r.rate / plain.rate:.2f} ({r.p99_ms / plain.p99_ms:.2f})" if plain else "-",
         ]
         print(
             f"| {r.server} | {r.concurrency} | {r.rate:.1f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | "

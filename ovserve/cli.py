@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a worker may wait for more requests when a batch cannot fill (default 0)",
     )
     own.add_argument(
+        "--model_replicas",
+        type=int,
+        default=0,
+        help="workers that host each model, spread by load (default 0: every worker hosts every model)",
+    )
+    own.add_argument(
         "--stats_interval_seconds",
         type=float,
         default=10.0,
@@ -181,6 +187,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("shutdown_grace_seconds must not be negative")
     if a.max_queue_per_worker < 1:
         raise UsageError("max_queue_per_worker must be at least 1")
+    if a.model_replicas < 0:
+        raise UsageError("model_replicas must not be negative")
     if a.max_batch < 1 or a.batch_delay_us < 0:
         raise UsageError("max_batch must be at least 1 and batch_delay_us not negative")
 
@@ -250,6 +258,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         max_batch=a.max_batch,
         batch_delay_us=a.batch_delay_us,
         stats_interval_s=a.stats_interval_seconds,
+        replicas=a.model_replicas,
         cache_dir=a.cache_dir,
     )
 

@@ -70,10 +70,12 @@ class ModelRecord:
     removed: bool = False
     wanted: set[int] = field(default_factory=set)
     found: dict[int, str] = field(default_factory=dict)
+    workers: list[int] = field(default_factory=list)  # placement, decided once
 
 
 class Registry:
-    def __init__(self, workers: list[int]) -> None:
+    def __init__(self, workers: list[int], replicas: int = 0) -> None:
+        self.replicas = replicas  # workers hosting each model; 0: all
         self.models: dict[str, ModelRecord] = {}
         self.workers_alive: dict[int, int] = {}  # index -> process generation
         self.all_workers = list(workers)
@@ -83,8 +85,21 @@ class Registry:
 
     # ---- placement --------------------------------------------------------------------------
     def placement(self, config: ModelConfig) -> list[int]:
-        """Workers that host ``config``'s versions: every worker of its device (all are CPU)."""
-        return list(self.all_workers)
+        """Workers that host ``config``'s versions. Every worker is a CPU worker (OpenVINO sees
+        only the CPU here), so the device does not narrow the choice; with ``replicas`` N a
+        model goes to the N workers hosting the fewest models, and stays there."""
+        record = self.models.get(config.name)
+        if record is None or not self.replicas or self.replicas >= len(self.all_workers):
+            return list(self.all_workers)
+        if not record.workers:
+            load = {w: 0 for w in self.all_workers}
+            for other in self.models.values():
+                if not other.removed:
+                    for w in other.workers:
+                        load[w] += 1
+            record.workers = sorted(self.all_workers, key=lambda w: (load[w], w))[: self.replicas]
+            log.info("model %s placed on workers %s", config.name, record.workers)
+        return list(record.workers)
 
     # ---- desired state ----------------------------------------------------------------------
     def set_models(self, configs: list[ModelConfig], keep: set[str] | frozenset[str] = frozenset()) -> list[Order]:

@@ -28,4 +28,5 @@ class Settings:
     max_batch: int = 1
     batch_delay_us: int = 0
     stats_interval_s: float = 10.0
+    replicas: int = 0
     cache_dir: str | None = None

@@ -69,7 +69,7 @@ class Supervisor:
         self.settings = settings
         self.pid = os.getpid()
         self.run_dir = run_dir(self.pid)
-        self.registry = Registry(list(range(settings.worker_processes)))
+        self.registry = Registry(list(range(settings.worker_processes)), settings.replicas)
         self.workers: list[Child] = []
         self.fronts: list[Child] = []
         self.front_ids: dict[bytes, int] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -279,3 +280,32 @@ def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
     )
     assert len(results) > 100 and bad == []
     assert set(b_results) <= {200, 404}
+
+
+def test_placement_with_replicas(tmp_path: Path) -> None:
+    """With --model_replicas 1 and two workers, two models live on different workers: each
+    worker process loads only its own model, and both answer."""
+    for name in ("p", "q"):
+        modelgen.dummy(str(tmp_path / name), version=1)
+    Repo(tmp_path).write([{"name": "p", "base_path": "p"}, {"name": "q", "base_path": "q"}])
+    with Server(
+        [
+            "--config_path",
+            str(tmp_path / "config.json"),
+            "--worker_processes",
+            "2",
+            "--model_replicas",
+            "1",
+            "--file_system_poll_wait_seconds",
+            "0",
+        ],
+        str(tmp_path / "log"),
+    ) as s:
+        s.wait_ready()
+        log = s.read_log()
+        placed = dict(re.findall(r"model (\w) placed on workers \[(\d)\]", log))
+        assert placed.keys() == {"p", "q"} and placed["p"] != placed["q"]
+        for name in ("p", "q"):
+            loads = re.findall(rf"worker (\d) loaded {name} version 1", log)
+            assert loads == [placed[name]]
+            assert predict(s, name, 1).json() == {"outputs": [[2.0] * 10]}

@@ -152,3 +152,21 @@ def test_policies() -> None:
     assert VersionPolicy("specific", versions=(1, 5)).select([1, 2, 3]) == [1]
     assert VersionPolicy.parse('{"latest": {"num_versions": 2}}') == VersionPolicy("latest", 2)
     assert VersionPolicy.parse({"specific": {"versions": [1, 2]}}).versions == (1, 2)
+
+
+def test_replicas_spread_models_over_workers(tmp_path: Path) -> None:
+    reg = Registry([0, 1, 2], replicas=1)
+    for w in range(3):
+        reg.on_worker_ready(w, 1)
+    configs = []
+    for name in ("a", "b", "c", "d"):
+        os.makedirs(tmp_path / name / "1", exist_ok=True)
+        configs.append(ModelConfig(name, str(tmp_path / name)))
+    reg.set_models(configs)
+    orders, _, _ = reg.rescan()
+    hosts = {o[2]["name"]: o[1] for o in orders}
+    assert sorted(hosts.values()) == [0, 0, 1, 2] and len(orders) == 4  # one worker each, spread by load
+    table = reg.table()["models"]
+    reg.on_loaded(hosts["a"], orders[0][2]["inc"], True, SIG, "")
+    assert reg.table()["models"]["a"][0][4] == [hosts["a"]]  # the routing table says where it lives
+    assert set(table) == {"a", "b", "c", "d"}
