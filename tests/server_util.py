@@ -77,3 +77,18 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def small_dummy_args(repo: str, *extra: str) -> list[str]:
+    """Single-model mode on the test repository's ``dummy``, one worker and one front."""
+    return [
+        "--model_name",
+        "dummy",
+        "--model_path",
+        os.path.join(repo, "dummy"),
+        "--worker_processes",
+        "1",
+        "--front_processes",
+        "1",
+        *extra,
+    ]

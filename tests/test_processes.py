@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from tests.server_util import Server
+from tests.server_util import Server, small_dummy_args
 
 
 def children(server: Server) -> list[psutil.Process]:
@@ -46,16 +46,7 @@ def test_plan_pinning_and_clean_shutdown(repo: str, tmp_path: Path) -> None:
 
 def test_sigint_also_stops_cleanly(repo: str, tmp_path: Path) -> None:
     server = Server(
-        [
-            "--model_name",
-            "dummy",
-            "--model_path",
-            os.path.join(repo, "dummy"),
-            "--worker_processes",
-            "1",
-            "--front_processes",
-            "1",
-        ],
+        small_dummy_args(repo),
         str(tmp_path / "log"),
     )
     server.wait_ready()
@@ -64,16 +55,7 @@ def test_sigint_also_stops_cleanly(repo: str, tmp_path: Path) -> None:
 
 
 def test_killed_supervisor_leaves_no_orphans_and_next_start_cleans(repo: str, tmp_path: Path) -> None:
-    args = [
-        "--model_name",
-        "dummy",
-        "--model_path",
-        os.path.join(repo, "dummy"),
-        "--worker_processes",
-        "1",
-        "--front_processes",
-        "1",
-    ]
+    args = small_dummy_args(repo)
     first = Server(args, str(tmp_path / "log1"))
     first.wait_ready()
     procs = children(first)

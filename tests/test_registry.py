@@ -29,6 +29,16 @@ def ready(reg: Registry, workers: int = 2) -> None:
         reg.on_worker_ready(w, 1)
 
 
+def serving_v1(tmp_path: Path) -> Registry:
+    """One worker serving version 1 of model m."""
+    reg = Registry([0])
+    ready(reg, 1)
+    reg.set_models([make(tmp_path, [1])])
+    reg.rescan()
+    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    return reg
+
+
 def test_load_then_available(tmp_path: Path) -> None:
     reg = Registry([0, 1])
     ready(reg)
@@ -46,11 +56,7 @@ def test_load_then_available(tmp_path: Path) -> None:
 
 
 def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
-    reg = Registry([0])
-    ready(reg, 1)
-    reg.set_models([make(tmp_path, [1])])
-    reg.rescan()
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg = serving_v1(tmp_path)
     make(tmp_path, [2])
     orders, changed, _ = reg.rescan()
     assert changed and [o[0] for o in orders] == ["load"]
@@ -65,11 +71,7 @@ def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
 
 
 def test_failed_version_keeps_old_serving(tmp_path: Path) -> None:
-    reg = Registry([0])
-    ready(reg, 1)
-    reg.set_models([make(tmp_path, [1])])
-    reg.rescan()
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg = serving_v1(tmp_path)
     make(tmp_path, [2])
     reg.rescan()
     bad = inc(reg, 2)
@@ -132,11 +134,7 @@ def test_changed_config_that_fails_keeps_old(tmp_path: Path) -> None:
 
 
 def test_worker_lost_and_replayed(tmp_path: Path) -> None:
-    reg = Registry([0])
-    ready(reg, 1)
-    reg.set_models([make(tmp_path, [1])])
-    reg.rescan()
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg = serving_v1(tmp_path)
     reg.on_worker_lost(0)
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
     orders = reg.on_worker_ready(0, 2)

@@ -3,7 +3,6 @@ file verified by systemd-analyze where it is installed."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_util import ROOT, Server
+from tests.server_util import ROOT, Server, small_dummy_args
 
 
 def receive(sock: socket.socket, until: str, timeout: float = 30) -> list[str]:
@@ -38,16 +37,7 @@ def test_notify_datagrams(repo: str, tmp_path: Path) -> None:
     sock.bind(path)
     env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
     server = Server(
-        [
-            "--model_name",
-            "dummy",
-            "--model_path",
-            os.path.join(repo, "dummy"),
-            "--worker_processes",
-            "1",
-            "--front_processes",
-            "1",
-        ],
+        small_dummy_args(repo),
         str(tmp_path / "log"),
         extra_env=env,
     )
