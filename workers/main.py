@@ -33,6 +33,7 @@ from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 
 log = logging.getLogger("ovserve.worker")
 DRAIN_LIMIT = 256
+REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
 RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on their way to it
 
 
@@ -239,12 +240,14 @@ class Worker:
         unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
         if unfilled and self.data.poll(int(self.batch_delay_s * 1000) or 1):  # a batch could not fill: wait a little
             self._drain(jobs, replies)
-        self._send(replies)
+        flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
-            out: dict[bytes, list[bytes]] = {}
             for job, reply in zip(g, self._run(g), strict=True):
-                out.setdefault(job.ident, []).append(reply)
-            self._send(out)
+                replies.setdefault(job.ident, []).append(reply)
+            if time.monotonic() - flushed > REPLY_FLUSH_S:  # long inferences: do not hold answers back
+                self._send(replies)
+                replies, flushed = {}, time.monotonic()
+        self._send(replies)  # one message per front for everything computed meanwhile
         self.stats.maybe_log(self.index)
 
     def _send(self, replies: dict[bytes, list[bytes]]) -> None:
