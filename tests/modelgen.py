@@ -102,6 +102,27 @@ def slow(base: str, version: int = 1, layers: int = 20) -> str:
     return _save(ov.Model([y, z], [x], "slow"), base, version)
 
 
+def onnx_dummy(path: str) -> str:
+    """``b`` f32 [1,10] -> ``a`` = b + 1 as an ONNX file (opset 13), written with onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1, 10], [1.0] * 10)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["b", "one"], ["a"])],
+        "dummy",
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 10])],
+        initializer=[one],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
 def cnn(base: str, version: int = 1, seed: int = 0) -> str:
     """``x`` f32 [1,3,224,224] -> ``probs`` f32 [1,1000]: 9 conv/relu layers, mean, matmul, softmax."""
     import openvino as ov

@@ -75,3 +75,18 @@ def test_missing_model_path_fails_start(tmp_path: Path) -> None:
     assert server.proc.wait(60) == 1
     server.stop()
     assert server.leftovers() == []
+
+
+def test_single_file_onnx_model(tmp_path: Path) -> None:
+    """base_path pointing at one ONNX file serves it as version 1 (OVMS's single-file mode)."""
+    from tests import modelgen
+
+    path = modelgen.onnx_dummy(str(tmp_path / "onnx" / "dummy.onnx"))
+    with Server(
+        ["--model_name", "o", "--model_path", path, "--worker_processes", "1", "--front_processes", "1"],
+        str(tmp_path / "log"),
+    ) as server:
+        server.wait_ready()
+        r = requests.post(server.url + "/v1/models/o:predict", json={"instances": [list(range(10))]})
+        assert r.json() == {"predictions": [[float(i + 1) for i in range(10)]]}
+        assert requests.get(server.url + "/v1/models/o").json()["model_version_status"][0]["version"] == "1"

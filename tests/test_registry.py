@@ -168,3 +168,29 @@ def test_replicas_spread_models_over_workers(tmp_path: Path) -> None:
     reg.on_loaded(hosts["a"], orders[0][2]["inc"], True, SIG, "")
     assert reg.table()["models"]["a"][0][4] == [hosts["a"]]  # the routing table says where it lives
     assert set(table) == {"a", "b", "c", "d"}
+
+
+def test_repository_layouts(tmp_path: Path) -> None:
+    from shared.repository import RepositoryError, find_model_file, list_versions
+
+    for name in ("1", "02", "+3", "x", "0", "-1"):
+        os.makedirs(tmp_path / "m" / name)
+    (tmp_path / "m" / "file").write_text("")
+    assert sorted(list_versions(str(tmp_path / "m"))) == [1, 2, 3]
+    v = tmp_path / "m" / "1"
+    (v / "b.onnx").write_text("")
+    assert find_model_file(str(v)) == str(v / "b.onnx")
+    (v / "a.xml").write_text("")
+    assert find_model_file(str(v)) == str(v / "b.onnx")  # an .xml without its .bin does not count
+    (v / "a.bin").write_text("")
+    assert find_model_file(str(v)) == str(v / "a.xml")
+    assert list_versions(str(v / "b.onnx")) == {1: str(v / "b.onnx")}  # single-file mode
+    assert find_model_file(str(v / "b.onnx")) == str(v / "b.onnx")
+    (tmp_path / "m" / "02" / "saved_model.pb").write_text("")
+    assert find_model_file(str(tmp_path / "m" / "02")) == str(tmp_path / "m" / "02")
+    for bad in (str(tmp_path / "nope"), str(tmp_path / "m" / ".." / "m")):
+        try:
+            list_versions(bad)
+        except RepositoryError:
+            continue
+        raise AssertionError(bad)
