@@ -2,11 +2,13 @@
 
 Floats follow TF Serving's rule: ``%g``; if that does not read back as the same value, ``%.9g``
 (float32) or ``%.17g`` (float64); ``.0`` appended to integral texts; NaN/Infinity as bare tokens.
-Formatting works on whole arrays (the read-back check is one vectorised comparison), never per
-element through numpy scalars.
+One pass over the values as Python floats; the float32 read-back goes through ``struct``
+(3x cheaper than numpy scalars for the small outputs most models have).
 """
 
 from __future__ import annotations
+
+import struct
 
 import numpy as np
 import orjson
@@ -18,33 +20,28 @@ _INT_KINDS = {"int8", "uint8", "int16", "int32", "int64"}
 _UNSUPPORTED_400 = {"uint16", "float16"}
 
 
+_F32 = struct.Struct("f")
+_INF = float("inf")
+
+
 def _float_texts(flat: np.ndarray) -> list[str]:
-    values = flat.tolist()
-    texts = [f"{v:g}" for v in values]
-    finite = np.isfinite(flat)
-    all_finite = bool(finite.all())
-    if all_finite:
-        back = np.array(texts, dtype=np.float64)
-    else:
-        back = np.array([t if f else "0" for t, f in zip(texts, finite.tolist(), strict=False)], dtype=np.float64)
-    if flat.dtype == np.float32:
-        back = back.astype(np.float32)
-        wide = "%.9g"
-    else:
-        wide = "%.17g"
-    bad = np.flatnonzero((back != flat) & finite) if not all_finite else np.flatnonzero(back != flat)
-    for i in bad.tolist():
-        texts[i] = wide % values[i]
-    for i, t in enumerate(texts):
+    single = flat.dtype == np.float32
+    pack, unpack = _F32.pack, _F32.unpack
+    texts = []
+    for v in flat.tolist():
+        if v != v:
+            texts.append("NaN")
+            continue
+        if v == _INF or v == -_INF:
+            texts.append("Infinity" if v > 0 else "-Infinity")
+            continue
+        t = format(v, "g")
+        back = float(t)
+        if (unpack(pack(back))[0] if single else back) != v:
+            t = format(v, ".9g" if single else ".17g")
         if "." not in t and "e" not in t:
-            if t in ("nan", "-nan"):
-                texts[i] = "NaN"
-            elif t == "inf":
-                texts[i] = "Infinity"
-            elif t == "-inf":
-                texts[i] = "-Infinity"
-            else:
-                texts[i] = t + ".0"
+            t += ".0"
+        texts.append(t)
     return texts
 
 

@@ -24,6 +24,10 @@ _PRECISION_OF_NUMPY = {
 }
 
 
+def _shapes(spec: TensorSpec, shape: tuple[int, ...]) -> str:
+    return f"Expected: {shape_text(list(spec.dims))}; Actual: {shape_text(shape, actual=True)}; input name: {spec.name}"
+
+
 def validate(inputs: dict[str, np.ndarray], signature: Signature) -> list[tuple[TensorSpec, np.ndarray]]:
     """Check count, presence, precision, rank, batch and shape; return (spec, array) pairs in
     the model's input order."""
@@ -40,21 +44,13 @@ def validate(inputs: dict[str, np.ndarray], signature: Signature) -> list[tuple[
             expected_p = _PRECISION_OF_NUMPY.get(str(spec.dtype), "UNDEFINED")
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
         shape = array.shape
-        expected_shape = shape_text(list(spec.dims))
-        actual_shape = shape_text(shape, actual=True)
         if len(shape) != len(spec.dims):
-            raise OvmsError(
-                E.INVALID_NO_OF_SHAPE_DIMENSIONS,
-                f"Expected: {expected_shape}; Actual: {actual_shape}; input name: {name}",
-            )
+            raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
         if shape and not dim_matches(spec.dims[0], shape[0]):
             raise OvmsError(
                 E.INVALID_BATCH_SIZE, f"Expected: {dim_text(spec.dims[0])}; Actual: {shape[0]}; input name: {name}"
             )
         for dim, value in zip(spec.dims[1:], shape[1:], strict=False):
             if not dim_matches(dim, value):
-                raise OvmsError(
-                    E.INVALID_SHAPE,
-                    f"Expected: {expected_shape}; Actual: {actual_shape}; input name: {name}",
-                )
+                raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
     return [(spec, inputs[spec.name]) for spec in signature.inputs]
