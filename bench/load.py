@@ -181,12 +181,12 @@ def main() -> None:
     os.makedirs(OUT, exist_ok=True)
     ensure_wrk()
     cpus = len(os.sched_getaffinity(0))
-    fronts = a.fronts or min(cpus, 4)
+    fronts = a.fronts or min(16, max(2, cpus // 2))
     concurrencies = [int(c) for c in a.concurrency.split(",")]
     baselines = set(a.baselines.split(",")) - {"none", ""}
     models = make_models()
     print(
-        f"# machine: {cpus} CPUs ({cpu_model()}); ovserve fronts={fronts} workers={a.workers or cpus}; "
+        f"# machine: {cpus} CPUs ({cpu_model()}); ovserve fronts={fronts} workers={a.workers or max(1, cpus // 2)}; "
         f"wrk {a.duration:.0f}s per point",
         flush=True,
     )

@@ -134,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_workers(cpus: list[int]) -> int:
+    """One worker per two CPUs: measured on 2 CPUs, one worker (2 threads) serves the tiny
+    model 14% faster than two pinned single-CPU workers, and the CNN as fast."""
+    return max(1, len(cpus) // 2)
+
+
+def default_fronts(cpus: list[int]) -> int:
+    """JSON decoding is the other half of the work: one front per two CPUs, at least 2."""
+    return min(16, max(2, len(cpus) // 2))
+
+
 def _model_flags_given(a: argparse.Namespace) -> bool:
     return (
         any(v is not None for v in (a.batch_size, a.shape, a.layout, a.model_version_policy, a.plugin_config))
@@ -230,11 +241,11 @@ def settings_from_args(argv: list[str]) -> Settings | None:
             if a.worker_processes is not None and a.worker_processes != len(sets):
                 raise ValueError("worker_processes differs from the number of worker_cpu_sets")
         else:
-            sets = split_evenly(cpus, a.worker_processes if a.worker_processes is not None else len(cpus))
+            sets = split_evenly(cpus, a.worker_processes if a.worker_processes is not None else default_workers(cpus))
         validate_sets(sets, cpus)
     except ValueError as exc:
         raise UsageError(f"worker CPU plan: {exc}") from exc
-    fronts = a.front_processes or a.rest_workers or min(max(len(cpus), 1), 4)
+    fronts = a.front_processes or a.rest_workers or default_fronts(cpus)
     if fronts < 1:
         raise UsageError("front_processes must be at least 1")
 
