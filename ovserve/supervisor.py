@@ -25,7 +25,7 @@ from ovserve.settings import Settings
 from shared import errors as E
 from shared import protocol as P
 from shared.config_file import SchemaError, parse_config
-from shared.shm import available_bytes, remove_owned, remove_stale, run_dir, segment_name, unlink_segment
+from shared.shm import available_bytes, remove_owned, remove_stale, run_dir, unlink_segment
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
@@ -444,6 +444,3 @@ class Supervisor:
             unlink_segment(name)
         remove_owned(self.pid)
         log.info("stopped; shared memory and sockets removed")
-
-
-__all__ = ["Supervisor", "segment_name"]

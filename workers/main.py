@@ -134,8 +134,6 @@ class Worker:
             seg = self.arenas.pop(msg["arena"], None)
             if seg is not None:
                 seg.close()
-        elif kind == "stop":
-            self.stopping = True
 
     def _release_retired(self) -> None:
         now = time.monotonic()
