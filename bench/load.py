@@ -66,9 +66,13 @@ def _ms(text: str) -> float:
     return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def run_wrk(url: str, body_file: str, concurrency: int, seconds: float) -> tuple[float, float, float, int]:
+def run_wrk(
+    url: str, body_file: str, concurrency: int, seconds: float, cpus: list[int] | None = None
+) -> tuple[float, float, float, int]:
     threads = min(2, concurrency)
+    pin = ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
     cmd = [
+        *pin,
         "wrk",
         f"-t{threads}",
         f"-c{concurrency}",
@@ -95,11 +99,12 @@ def run_wrk(url: str, body_file: str, concurrency: int, seconds: float) -> tuple
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int, ready_path: str, log: str) -> None:
+    def __init__(self, argv: list[str], port: int, ready_path: str, log: str, cpus: list[int] | None = None) -> None:
         self.port = port
         self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "PYTHONPATH": ROOT}
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, preexec_fn=pin)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
