@@ -191,6 +191,8 @@ class Dispatcher:
         in_bytes = sum(_aligned(a.nbytes) for _, a in inputs)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
         out_bytes = self._output_reserve(signature, batch, in_bytes)
+        if in_bytes + out_bytes > self.alloc.size:
+            raise OvmsError(E.TENSORS_TOO_LARGE)
         block = self.alloc.alloc(in_bytes + out_bytes)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)

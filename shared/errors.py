@@ -60,6 +60,7 @@ CONFIG_RELOAD_FAILED = Status(500, "Reloading config file failed. Check server l
 MODEL_VERSIONS_RELOAD_FAILED = Status(500, "Reloading models versions failed. Check server logs for more info.")
 # ovserve's own conditions, which OVMS has no text for.
 REQUEST_TOO_LARGE = Status(413, "Request body is larger than the configured limit")
+TENSORS_TOO_LARGE = Status(413, "Request tensors are larger than the shared-memory arena (--shm_arena_mb)")
 SERVER_OVERLOADED = Status(503, "Server is overloaded: no free capacity for this request, retry later")
 WORKER_UNAVAILABLE = Status(503, "The worker serving this model version stopped; retry the request")
 DEADLINE_EXCEEDED = Status(504, "Request deadline exceeded before inference finished")

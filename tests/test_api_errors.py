@@ -2,6 +2,7 @@
 keeps serving (each test ends with a valid request)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,27 @@ def test_body_over_limit(repo: str, tmp_path: Path) -> None:
         assert r.status_code == 413
         assert r.json() == {"error": "Request body is larger than the configured limit"}
         assert post(server, "/v1/models/dummy:predict", GOOD).status_code == 200
+
+
+def test_tensors_larger_than_the_arena(repo: str, tmp_path: Path) -> None:
+    args = [
+        "--model_name",
+        "dyn",
+        "--model_path",
+        os.path.join(repo, "dyn"),
+        "--worker_processes",
+        "1",
+        "--front_processes",
+        "1",
+        "--shm_arena_mb",
+        "1",
+    ]
+    with Server(args, str(tmp_path / "log")) as server:
+        server.wait_ready()
+        rows = json.dumps({"inputs": [[0.5] * 10] * 30000})  # 1.2 MB of float32: more than the arena
+        r = post(server, "/v1/models/dyn:predict", rows)
+        assert (r.status_code, r.json()) == (
+            413,
+            {"error": "Request tensors are larger than the shared-memory arena (--shm_arena_mb)"},
+        )
+        assert post(server, "/v1/models/dyn:predict", GOOD).status_code == 200
