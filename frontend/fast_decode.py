@@ -88,39 +88,70 @@ def _decode(
         return None
     expected_quotes = 2 * len(keys) + (2 if type(doc.get("signature_name")) is str else 0)
     value = doc["instances" if row else "inputs"]
-    pairs: list[tuple[TensorSpec, Any]] = []
-    if type(value) is simdjson.Array and len(inputs) == 1:
-        if len(value) == 0 or type(value[0]) is simdjson.Object:
+    specs = {t.name: t for t in inputs}
+    # (spec, [one JSON array per instance]); unnamed and column values are a single "instance"
+    parts: list[tuple[TensorSpec, list[Any]]] = []
+    named_rows = False
+    if type(value) is simdjson.Array and len(value) and type(value[0]) is simdjson.Object:
+        if not row:
             return None
-        pairs.append((inputs[0], value))
-    elif type(value) is simdjson.Object and not row:
-        specs = {t.name: t for t in inputs}
+        names: list[str] | None = None
+        per_name: dict[str, list[Any]] = {}
+        for instance in value:  # named rows: every instance must name the same known inputs
+            if type(instance) is not simdjson.Object:
+                return None
+            these = list(instance.keys())
+            if names is None:
+                names = these
+            if these != names or not these:
+                return None
+            expected_quotes += 2 * len(these)
+            for name in these:
+                per_name.setdefault(name, []).append(instance[name])
+        arrays -= 1  # the instances array itself
+        named_rows = True
+        for name, values in per_name.items():
+            spec = specs.get(name)
+            if spec is None:
+                return None
+            parts.append((spec, values))
+    elif type(value) is simdjson.Array and len(inputs) == 1 and len(value):
+        parts.append((inputs[0], [value]))
+    elif type(value) is simdjson.Object and not row and len(value):
         for name in value:
             spec = specs.get(name)
             if spec is None:
                 return None
-            pairs.append((spec, value[name]))
-        expected_quotes += 2 * len(pairs)
-        if not pairs:
-            return None
+            parts.append((spec, [value[name]]))
+        expected_quotes += 2 * len(parts)
     else:
         return None
     if quotes != expected_quotes:
         return None
     tensors: dict[str, np.ndarray] = {}
     seen_arrays = 0
-    for spec, array in pairs:
+    for spec, values in parts:
         dtype = spec.dtype
-        if dtype is None or dtype.kind != "f" or type(array) is not simdjson.Array:
+        if dtype is None or dtype.kind != "f":
             return None
-        shape = _dense_shape(array)
-        if shape is None:
-            return None
-        seen_arrays += _arrays_in(shape)
-        flat = np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
-        if flat.size != int(np.prod(shape, dtype=np.int64)):
-            return None
-        tensors[spec.name] = flat.astype(dtype).reshape(shape)
+        pieces = []
+        shape: list[int] | None = None
+        for array in values:
+            if type(array) is not simdjson.Array:
+                return None
+            this = _dense_shape(array)
+            if this is None or (shape is not None and this != shape):
+                return None
+            shape = this
+            seen_arrays += _arrays_in(this)
+            flat = np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
+            if flat.size != int(np.prod(this, dtype=np.int64)):
+                return None
+            pieces.append(flat)
+        assert shape is not None
+        full = [len(values), *shape] if named_rows else shape
+        data = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        tensors[spec.name] = data.astype(dtype).reshape(full)
     if seen_arrays != arrays:
         return None
     return row, tensors

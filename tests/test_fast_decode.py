@@ -32,11 +32,14 @@ def big(doc: object) -> bytes:
         {"inputs": {"x": [[[0.1]]], "y": [[1e300, -2]]}},
         {"instances": [[[1]], [[2]]]},
         {"inputs": [[[]], [[]]]},
+        {"instances": [{"x": [[1.5, 2]], "y": [3]}, {"x": [[4, 5]], "y": [6.25]}]},
+        {"instances": [{"x": [[0.5]]}]},
     ],
 )
 def test_fast_path_equals_exact_path(doc: dict) -> None:
     body = big(doc)
-    inputs = (X, Y) if isinstance(doc.get("inputs"), dict) else (X,)
+    named = isinstance(doc.get("inputs"), dict) or isinstance((doc.get("instances") or [None])[0], dict)
+    inputs = (X, Y) if named else (X,)
     got = fast(body, inputs)
     assert got is not None
     row, tensors = got
@@ -56,7 +59,10 @@ def test_fast_path_equals_exact_path(doc: dict) -> None:
         '{"instances": [[[1,true]]]}',
         '{"instances": [[[1,null]]]}',
         '{"instances": [[[1,"2"]]]}',
-        '{"instances": [{"x": [[1]]}]}',  # named rows: the exact path handles them
+        '{"instances": [{"x": [[1]]}, {"x": [[1, 2]]}]}',  # per-instance shapes differ
+        '{"instances": [{"x": [[1]]}, {"y": [[1]]}]}',  # instances name different inputs
+        '{"instances": [{"x": [[1]]}, [[1]]]}',
+        '{"instances": [{"x": 1}]}',  # scalars per instance: the exact path handles them
         '{"inputs": {"z": [[[1]]]}}',  # unknown input
         '{"inputs": [[[1]]], "extra": [1]}',
         '{"inputs": [[[1]]], "signature_name": "a\\"b"}',
