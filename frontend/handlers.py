@@ -12,7 +12,7 @@ from frontend import layouts
 from frontend.dispatch import Dispatcher
 from frontend.routing import route
 from frontend.table import RoutingTable, VersionEntry, unavailable_error
-from frontend.tfs_request import parse_predict
+from frontend.tfs_request import MAX_DEPTH, parse_predict
 from frontend.tfs_response import encode_predict
 from frontend.validation import validate
 from shared import errors as E
@@ -30,6 +30,7 @@ class Front:
     def __init__(self, dispatcher: Dispatcher, reload: Callable[[], Awaitable[tuple[int, str | None]]]) -> None:
         self.table = RoutingTable()
         self.active = 0  # requests being handled, for the graceful drain
+        self.max_json_depth = MAX_DEPTH
         self.dispatcher = dispatcher
         self.reload = reload
 
@@ -76,7 +77,7 @@ class Front:
         entry = await self._available(name, version)
         signature = entry.signature
         assert signature is not None
-        request = parse_predict(body, signature.inputs)
+        request = parse_predict(body, signature.inputs, self.max_json_depth)
         inputs = validate(request.inputs, signature)
         try:
             outputs = await self.dispatcher.infer(name, entry, inputs)

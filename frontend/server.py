@@ -144,6 +144,7 @@ async def serve(args: argparse.Namespace, conf: dict[str, Any]) -> int:
     ctx = zmq.asyncio.Context()
     dispatcher = Dispatcher(arena, args.run_dir, conf["request_timeout_s"], conf["max_inflight"])
     front = Front(dispatcher, lambda: control.reload())
+    front.max_json_depth = conf["max_json_depth"]
     control = Control(ctx, args.run_dir, front, dispatcher)
     control_task = loop.create_task(control.run())
     await control.hello(args.index, arena_name)

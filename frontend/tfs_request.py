@@ -20,7 +20,7 @@ from shared import errors as E
 from shared.errors import OvmsError, Status
 from shared.signature import TensorSpec
 
-MAX_DEPTH = 100
+MAX_DEPTH = 100  # OVMS 2026's limit; --max_json_depth changes it
 # One C-speed pass keeps only what the checks below need: brackets (nesting depth), quotes and
 # backslashes (are there string values?), and the letters of true/false/null (which numpy would
 # silently turn into numbers). Deleting the rest keeps every such token contiguous.
@@ -45,11 +45,11 @@ class _Scan:
     arrays: int
 
 
-def _scan(body: bytes) -> _Scan:
+def _scan(body: bytes, max_depth: int = MAX_DEPTH) -> _Scan:
     """Depth limit (500 past 100 levels, as OVMS 2026) and what the fast path must know."""
     kept = body.translate(None, _DROP)
     brackets = kept.translate(None, _NOT_BRACKETS)
-    if len(brackets) > MAX_DEPTH:
+    if len(brackets) > max_depth:
         depth = deepest = 0
         for ch in brackets:
             if ch == 0x5B or ch == 0x7B:
@@ -58,7 +58,7 @@ def _scan(body: bytes) -> _Scan:
                     deepest = depth
             else:
                 depth -= 1
-        if deepest > MAX_DEPTH and (b'"' not in kept or _nesting_exact(body, MAX_DEPTH)):
+        if deepest > max_depth and (b'"' not in kept or _nesting_exact(body, max_depth)):
             raise OvmsError(E.JSON_NESTING_DEPTH_EXCEEDED)
     literals = b"true" in kept or b"false" in kept or b"null" in kept
     return _Scan(literals, kept.count(b'"'), b"\\" in kept, brackets.count(b"["))
@@ -187,8 +187,8 @@ def _single_input(inputs: tuple[TensorSpec, ...]) -> TensorSpec:
     return inputs[0]
 
 
-def parse_predict(body: bytes, inputs: tuple[TensorSpec, ...]) -> PredictRequest:
-    scan = _scan(body)
+def parse_predict(body: bytes, inputs: tuple[TensorSpec, ...], max_depth: int = MAX_DEPTH) -> PredictRequest:
+    scan = _scan(body, max_depth)
     if not scan.literals and not scan.escapes:
         fast = fast_decode.decode(body, inputs, scan.quotes, scan.arrays)
         if fast is not None:

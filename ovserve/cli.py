@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default 1 GiB, as OVMS); larger gets 413",
     )
     own.add_argument(
+        "--max_json_depth",
+        type=int,
+        default=100,
+        help="deepest nesting of objects and arrays a predict body may have (default 100, as OVMS); deeper gets 500",
+    )
+    own.add_argument(
         "--shm_arena_mb", type=int, default=256, help="shared-memory tensor arena of each front, MiB (default 256)"
     )
     own.add_argument(
@@ -190,6 +196,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         log.warning("--layout is not supported yet and is ignored")
     if a.max_request_bytes < 1:
         raise UsageError("max_request_bytes must be positive")
+    if a.max_json_depth < 2:
+        raise UsageError("max_json_depth must be at least 2")
     if a.shm_arena_mb < 1:
         raise UsageError("shm_arena_mb must be positive")
     if a.request_timeout_seconds <= 0:
@@ -270,6 +278,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         batch_delay_us=a.batch_delay_us,
         stats_interval_s=a.stats_interval_seconds,
         replicas=a.model_replicas,
+        max_json_depth=a.max_json_depth,
         cache_dir=a.cache_dir,
     )
 

@@ -29,4 +29,5 @@ class Settings:
     batch_delay_us: int = 0
     stats_interval_s: float = 10.0
     replicas: int = 0
+    max_json_depth: int = 100
     cache_dir: str | None = None

@@ -149,6 +149,7 @@ class Supervisor:
                 "request_timeout_s": s.request_timeout_s,
                 "grace_s": s.shutdown_grace_s,
                 "max_inflight": s.max_queue_per_worker,
+                "max_json_depth": s.max_json_depth,
                 "workers": s.worker_processes,
                 "single_model": s.config_path is None,
                 "fds": [sock.fileno() for sock in listeners],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server_util import Server
+from tests.server_util import Server, small_dummy_args
 
 GOOD = json.dumps({"instances": [list(range(10))]})
 
@@ -114,30 +114,16 @@ def test_path_traversal(config_server: Server) -> None:
     conn.close()
 
 
-def test_body_over_limit(repo: str, tmp_path: Path) -> None:
-    import os
-
-    from tests.server_util import Server
-
-    with Server(
-        [
-            "--model_name",
-            "dummy",
-            "--model_path",
-            os.path.join(repo, "dummy"),
-            "--max_request_bytes",
-            "1000",
-            "--worker_processes",
-            "1",
-            "--front_processes",
-            "1",
-        ],
-        str(tmp_path / "log"),
-    ) as server:
+def test_body_size_and_depth_limits(repo: str, tmp_path: Path) -> None:
+    args = small_dummy_args(repo, "--max_request_bytes", "1000", "--max_json_depth", "5")
+    with Server(args, str(tmp_path / "log")) as server:
         server.wait_ready()
         r = post(server, "/v1/models/dummy:predict", b'{"instances": [' + b"1," * 2000 + b"1]}")
         assert r.status_code == 413
         assert r.json() == {"error": "Request body is larger than the configured limit"}
+        r = post(server, "/v1/models/dummy:predict", b'{"instances": [[1]], "x": [[[[[]]]]]}')
+        assert (r.status_code, r.json()) == (500, {"error": "JSON nesting depth exceeds the allowed limit"})
+        assert post(server, "/v1/models/dummy:predict", b'{"instances": [[1,2,3,4,5,6,7,8,9,10]], "x": [[[]]]}').ok
         assert post(server, "/v1/models/dummy:predict", GOOD).status_code == 200
 
 
