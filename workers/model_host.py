@@ -18,6 +18,7 @@ from shared.repository import find_model_file
 from shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.worker")
+COPY_BELOW = 64 * 1024
 
 
 def _dims(partial: ov.PartialShape) -> tuple[tuple[int, int], ...]:
@@ -92,6 +93,9 @@ class LoadedVersion:
     output_names: list[str]
     output_dtypes: list[np.dtype | None]
     batchable: bool  # dim 0 of every input is dynamic: queued requests may be merged
+    # small static inputs are copied into the request's own tensors (cheaper than wrapping the
+    # shared memory in a new ov.Tensor per call); None: inputs are wrapped zero-copy
+    input_buffers: list[np.ndarray] | None = None
 
 
 def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
@@ -109,9 +113,13 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         for p in compiled.outputs
     )
     signature = Signature(inputs, outputs)
+    request = compiled.create_infer_request()
+    static = all(lo == hi for t in inputs for lo, hi in t.dims)
+    small = sum(t.static_nbytes(t.dims[0][0] if t.dims else 1) or COPY_BELOW for t in inputs) < COPY_BELOW
+    buffers = [request.get_input_tensor(i).data for i in range(len(inputs))] if static and small else None
     return LoadedVersion(
         compiled=compiled,
-        request=compiled.create_infer_request(),
+        request=request,
         signature=signature,
         input_index={t.name: i for i, t in enumerate(inputs)},
         output_names=[t.name for t in outputs],
@@ -119,6 +127,7 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         batchable=bool(inputs)
         and all(t.dims and t.dims[0][0] != t.dims[0][1] for t in inputs)
         and all(t.dims for t in outputs),
+        input_buffers=buffers,
     )
 
 
@@ -126,7 +135,11 @@ def infer(version: LoadedVersion, inputs: list[tuple[str, np.ndarray]]) -> list[
     """Run one inference; returns views of the request's output tensors (valid until the next
     inference on the same request)."""
     req = version.request
+    buffers = version.input_buffers
     for name, array in inputs:
-        req.set_input_tensor(version.input_index[name], ov.Tensor(array, shared_memory=True))
+        if buffers is not None:
+            np.copyto(buffers[version.input_index[name]], array)
+        else:
+            req.set_input_tensor(version.input_index[name], ov.Tensor(array, shared_memory=True))
     req.infer()
     return [req.get_output_tensor(i).data for i in range(len(version.output_names))]
