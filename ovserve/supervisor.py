@@ -34,6 +34,7 @@ BACKOFF_S = (0.5, 1, 2, 4, 8, 16, 30)
 CRASH_WINDOW_S = 60.0
 MAX_CRASHES = 5
 MIN_ARENA_BYTES = 8 * 1024 * 1024
+CONFIG_READ_ATTEMPTS = 3  # as OVMS: up to 3 reads, 10 ms apart
 
 
 @dataclass
@@ -305,13 +306,24 @@ class Supervisor:
         if digest == self.config_digest and not self.config_failed:
             return
         self.config_digest = digest
-        try:
-            parsed = parse_config(raw, os.path.dirname(path))
-        except SchemaError as exc:
-            log.error("config file %s rejected: %s", path, exc)
-            self.config_failed = True
-            ticket.error = E.Status(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED.message)
-            return
+        for attempt in range(CONFIG_READ_ATTEMPTS):  # a file caught mid-write parses on a later read
+            try:
+                parsed = parse_config(raw, os.path.dirname(path))
+                break
+            except SchemaError as exc:
+                if attempt + 1 < CONFIG_READ_ATTEMPTS:
+                    time.sleep(0.01)
+                    try:
+                        with open(path, "rb") as f:
+                            raw = f.read()
+                    except OSError:
+                        pass
+                    continue
+                log.error("config file %s rejected: %s", path, exc)
+                self.config_failed = True
+                ticket.error = E.Status(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED.message)
+                return
+        self.config_digest = hashlib.md5(raw).digest()  # of what was applied
         log.info("config file %s: applying %d models", path, len(parsed.models))
         self._send_orders(self.registry.set_models(parsed.models, parsed.skipped))
         ticket.changed = ticket.config_changed = True
