@@ -76,17 +76,23 @@ class Control:
 
     async def run(self) -> None:
         while True:
-            msg = P.unpack(await self.sock.recv())
-            if msg["t"] == P.TABLE:
-                table = RoutingTable.from_wire(msg["table"], self.front.table)
-                if table.generation >= self.front.table.generation or not self.first_table.is_set():
-                    self.front.table = table
-                    self.dispatcher.set_workers(table.workers)
-                    self.first_table.set()
-            elif msg["t"] == P.RELOAD_RESULT:
-                fut = self.reloads.pop(msg["id"], None)
-                if fut is not None and not fut.done():
-                    fut.set_result((msg["http"], msg["error"]))
+            data = await self.sock.recv()
+            try:
+                self._on_message(P.unpack(data))
+            except Exception:  # keep listening: the next table repairs what this one could not
+                log.exception("bad control message")
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        if msg["t"] == P.TABLE:
+            table = RoutingTable.from_wire(msg["table"], self.front.table)
+            if table.generation >= self.front.table.generation or not self.first_table.is_set():
+                self.front.table = table
+                self.dispatcher.set_workers(table.workers)
+                self.first_table.set()
+        elif msg["t"] == P.RELOAD_RESULT:
+            fut = self.reloads.pop(msg["id"], None)
+            if fut is not None and not fut.done():
+                fut.set_result((msg["http"], msg["error"]))
 
     async def reload(self) -> tuple[int, str | None]:
         """Ask the supervisor to reload; (HTTP code, error message or None)."""

@@ -384,7 +384,10 @@ class Supervisor:
                     ident, data = self.router.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                self._on_message(ident, P.unpack(data))
+                try:
+                    self._on_message(ident, P.unpack(data))
+                except Exception:  # a malformed message from a child must not stop the supervisor
+                    log.exception("bad control message")
 
     def _start_models(self) -> bool:
         """Start workers, order the initial loads and wait until every load has settled."""
