@@ -125,6 +125,26 @@ class Proc:
         self.log.close()
 
 
+def ovserve_argv(model: str, model_dir: str, port: int, fronts: int | None = None) -> list[str]:
+    """The ovserve command line every bench script starts (loopback, polling off)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "ovserve",
+        "--model_name",
+        model,
+        "--model_path",
+        model_dir,
+        "--rest_port",
+        str(port),
+        "--rest_bind_address",
+        "127.0.0.1",
+        "--file_system_poll_wait_seconds",
+        "0",
+    ]
+    return argv + (["--front_processes", str(fronts)] if fronts else [])
+
+
 def make_models() -> dict[str, tuple[str, list[int]]]:
     base = os.path.join(OUT, "models")
     models = {"dummy": [1, 10], "cnn": [1, 3, 224, 224], "dyn": [1, 10]}
@@ -204,24 +224,7 @@ def main() -> None:
 
         servers: list[tuple[str, list[str], str]] = []
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "ovserve",
-            "--model_name",
-            name,
-            "--model_path",
-            model_dir,
-            "--rest_port",
-            str(port),
-            "--rest_bind_address",
-            "127.0.0.1",
-            "--front_processes",
-            str(fronts),
-            "--file_system_poll_wait_seconds",
-            "0",
-            *a.extra.split(),
-        ]
+        argv = [*ovserve_argv(name, model_dir, port, fronts), *a.extra.split()]
         if a.workers:
             argv += ["--worker_processes", str(a.workers)]
         servers.append(("ovserve", argv, "/v1/config"))

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.load import OUT, Proc, body_for, cpu_model, ensure_wrk, make_models, run_wrk
+from bench.load import OUT, Proc, body_for, cpu_model, ensure_wrk, make_models, ovserve_argv, run_wrk
 from tests.server_util import free_port
 
 
@@ -41,21 +41,7 @@ def main() -> None:
             continue
         server_cpus, rest = allowed[:n], allowed[n:]
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "ovserve",
-            "--model_name",
-            a.model,
-            "--model_path",
-            model_dir,
-            "--rest_port",
-            str(port),
-            "--rest_bind_address",
-            "127.0.0.1",
-            "--file_system_poll_wait_seconds",
-            "0",
-        ]
+        argv = ovserve_argv(a.model, model_dir, port)
         proc = Proc(argv, port, "/v1/config", os.path.join(OUT, f"scaling-{n}.log"), cpus=server_cpus)
         try:
             url = f"http://127.0.0.1:{port}/v1/models/{a.model}:predict"

@@ -79,16 +79,21 @@ class Server:
         self.stop()
 
 
-def small_dummy_args(repo: str, *extra: str) -> list[str]:
-    """Single-model mode on the test repository's ``dummy``, one worker and one front."""
+def small_args(repo: str, model: str, *extra: str, fronts: int = 1) -> list[str]:
+    """Single-model mode on one model of the test repository, one worker."""
     return [
         "--model_name",
-        "dummy",
+        model,
         "--model_path",
-        os.path.join(repo, "dummy"),
+        os.path.join(repo, model),
         "--worker_processes",
         "1",
         "--front_processes",
-        "1",
+        str(fronts),
         *extra,
     ]
+
+
+def small_dummy_args(repo: str, *extra: str) -> list[str]:
+    """Single-model mode on the test repository's ``dummy``, one worker and one front."""
+    return small_args(repo, "dummy", *extra)

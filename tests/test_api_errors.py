@@ -2,13 +2,12 @@
 keeps serving (each test ends with a valid request)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.server_util import Server, small_dummy_args
+from tests.server_util import Server, small_args, small_dummy_args
 
 GOOD = json.dumps({"instances": [list(range(10))]})
 
@@ -128,18 +127,7 @@ def test_body_size_and_depth_limits(repo: str, tmp_path: Path) -> None:
 
 
 def test_tensors_larger_than_the_arena(repo: str, tmp_path: Path) -> None:
-    args = [
-        "--model_name",
-        "dyn",
-        "--model_path",
-        os.path.join(repo, "dyn"),
-        "--worker_processes",
-        "1",
-        "--front_processes",
-        "1",
-        "--shm_arena_mb",
-        "1",
-    ]
+    args = small_args(repo, "dyn", "--shm_arena_mb", "1")
     with Server(args, str(tmp_path / "log")) as server:
         server.wait_ready()
         rows = json.dumps({"inputs": [[0.5] * 10] * 30000})  # 1.2 MB of float32: more than the arena

@@ -3,7 +3,6 @@ merged into shared inferences, and every client still gets its own answer."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,28 +10,13 @@ from pathlib import Path
 
 import requests
 
-from tests.server_util import Server
+from tests.server_util import Server, small_args
 from workers.batcher import Job, group, split_outputs
 
 
 def test_interleaved_requests_get_their_own_answers(repo: str, tmp_path: Path) -> None:
-    with Server(
-        [
-            "--model_name",
-            "dyn",
-            "--model_path",
-            os.path.join(repo, "dyn"),
-            "--worker_processes",
-            "1",
-            "--front_processes",
-            "2",
-            "--max_batch",
-            "32",
-            "--stats_interval_seconds",
-            "0.5",
-        ],
-        str(tmp_path / "log"),
-    ) as s:
+    args = small_args(repo, "dyn", "--max_batch", "32", "--stats_interval_seconds", "0.5", fronts=2)
+    with Server(args, str(tmp_path / "log")) as s:
         s.wait_ready()
 
         def call(i: int) -> tuple[int, list[list[float]], list[list[float]]]:
