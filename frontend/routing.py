@@ -69,10 +69,10 @@ def route(method: str, path: str) -> Route:
     """Map a request to a Route, or raise the OvmsError OVMS would answer."""
     if method not in ("GET", "POST", "OPTIONS"):
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
-    if method == "OPTIONS":
-        return Route("options")
     if _escapes(path):
         raise OvmsError(E.PATH_INVALID)
+    if method == "OPTIONS":
+        return Route("options")
     if method == "POST":
         m = PREDICT.fullmatch(path)
         if m:

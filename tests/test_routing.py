@@ -53,6 +53,7 @@ def test_routes(method: str, path: str, expected: Route) -> None:
         ("GET", "/v1/models", E.MODEL_NAME_MISSING),
         ("GET", "/v1/models/../secret", E.PATH_INVALID),
         ("POST", "/v1/models/a/..", E.PATH_INVALID),
+        ("OPTIONS", "/v1/../x", E.PATH_INVALID),
         ("POST", "/v1/models/m/versions/72487667423532349025128558057:predict", E.MODEL_VERSION_MISSING),
     ],
 )
