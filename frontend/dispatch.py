@@ -137,6 +137,7 @@ class Dispatcher:
         p = self.pending.get(rid)
         if p is not None and not p.future.done():
             p.abandoned = True
+            self.arena.buffer[p.block] = P.CANCELLED
             p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
 
     def _flush(self) -> None:
@@ -191,13 +192,14 @@ class Dispatcher:
         in_bytes = sum(_aligned(a.nbytes) for _, a in inputs)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
         out_bytes = self._output_reserve(signature, batch, in_bytes)
-        if in_bytes + out_bytes > self.alloc.size:
+        if ALIGN + in_bytes + out_bytes > self.alloc.size:
             raise OvmsError(E.TENSORS_TOO_LARGE)
-        block = self.alloc.alloc(in_bytes + out_bytes)
+        block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)
+        self.arena.buffer[block] = P.LIVE  # the block's first byte: cancelled or not
         descs = []
-        cursor = block
+        cursor = block + ALIGN
         for spec, array in inputs:
             np.copyto(self.arena.view(cursor, array.dtype, array.shape), array)
             descs.append([spec.name, cursor, array.dtype.str, list(array.shape)])
@@ -215,6 +217,7 @@ class Dispatcher:
                 now,
                 now + self.timeout_s,
                 self.arena.name,
+                block,
                 descs,
                 cursor,
                 out_bytes,
@@ -233,7 +236,9 @@ class Dispatcher:
             reply = await future  # OvmsError: deadline passed, or the worker died (block freed)
         except asyncio.CancelledError:  # the client went away
             pending.abandoned = rid in self.pending
-            if not pending.abandoned:
+            if pending.abandoned:
+                self.arena.buffer[block] = P.CANCELLED  # the worker skips it if not started
+            else:
                 self.alloc.release(block)
             raise
         finally:

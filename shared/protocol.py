@@ -22,8 +22,12 @@ import msgpack
 INFER = 1
 RESULT = 2
 
-# INFER:  [INFER, req_id, model, version, instance, sent, deadline, arena, inputs, out_offset, out_size]
-#         sent/deadline: wall-clock seconds (queue time is measured from ``sent``)
+# INFER:  [INFER, req_id, model, version, instance, sent, deadline, arena, block, inputs, out_offset, out_size]
+#         sent/deadline: wall-clock seconds (queue time is measured from ``sent``); the first byte of
+#         the arena ``block`` is LIVE, or CANCELLED once the front gave up (client gone, deadline
+#         passed): a worker skips such a request instead of computing it for nobody
+LIVE = 0
+CANCELLED = 1
 #         inputs: [[name, offset, dtype, shape], ...]
 # RESULT: [RESULT, req_id, True, outputs] | [RESULT, req_id, False, [status_name, details]]
 #         outputs: [[name, offset, dtype, shape], ...]; offset INLINE: a 5th item holds the bytes

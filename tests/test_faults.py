@@ -208,3 +208,28 @@ def test_graceful_shutdown_finishes_in_flight(slow_model: str, tmp_path: Path) -
         requests.get(s.url + "/v1/config", timeout=2)
     assert re.search(r"stopped; shared memory and sockets removed", s.read_log())
     assert not os.path.exists(f"/tmp/ovserve-{s.proc.pid}")
+
+
+def test_clients_that_hang_up_do_not_hurt(slow_model: str, tmp_path: Path) -> None:
+    """Clients that give up while their requests are queued or running: the server finishes or
+    drops that work, frees its shared memory, and keeps answering the next clients."""
+    s = start(slow_model, tmp_path, "--worker_processes", "1", "--front_processes", "1")
+    try:
+
+        def impatient(_: int) -> str:
+            try:
+                requests.post(s.url + "/v1/models/slow:predict", json=X, timeout=0.02)
+                return "answered"
+            except requests.exceptions.Timeout:
+                return "gave up"
+
+        with ThreadPoolExecutor(16) as pool:
+            outcomes = list(pool.map(impatient, range(64)))
+        assert outcomes.count("gave up") > 32
+        time.sleep(0.5)
+        results = [predict(s) for _ in range(3)]
+        assert [r[0] for r in results] == [200, 200, 200]
+        assert max(r[2] for r in results) < 1.0  # the abandoned requests were skipped, not computed
+        assert "Traceback" not in s.read_log()
+    finally:
+        assert s.stop() == 0

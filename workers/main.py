@@ -155,7 +155,7 @@ class Worker:
 
     def _job(self, ident: bytes, header: bytes) -> Job | bytes:
         """An INFER descriptor as a Job, or the packed error RESULT that answers it at once."""
-        _, rid, name, version, inc, sent, deadline, arena_name, inputs, out_off, out_size = P.unpack(header)
+        _, rid, name, version, inc, sent, deadline, arena_name, block, inputs, out_off, out_size = P.unpack(header)
         key = (name, version, inc)
         loaded = self.versions.get(key)
         if loaded is None:
@@ -168,6 +168,8 @@ class Worker:
             return self._error(rid, DEADLINE_EXCEEDED)  # the front has answered already: drop the work
         try:
             arena = self._arena(arena_name)
+            if arena.buffer[block] == P.CANCELLED:
+                return self._error(rid, DEADLINE_EXCEEDED)  # nobody waits for it any more
             arrays = [(n, arena.view(off, dt, shape)) for n, off, dt, shape in inputs]
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
             log.warning("request %d: cannot read its tensors: %s", rid, exc)
