@@ -84,7 +84,7 @@ class Control:
 
     def _on_message(self, msg: dict[str, Any]) -> None:
         if msg["t"] == P.TABLE:
-            table = RoutingTable.from_wire(msg["table"], self.front.table)
+            table = RoutingTable.from_wire(msg["table"])
             if table.generation >= self.front.table.generation or not self.first_table.is_set():
                 self.front.table = table
                 self.dispatcher.set_workers(table.workers)

@@ -29,22 +29,12 @@ class RoutingTable:
     workers: dict[int, int] = field(default_factory=dict)  # index -> generation
 
     @classmethod
-    def from_wire(cls, data: dict[str, Any], previous: RoutingTable | None = None) -> RoutingTable:
-        old_sigs: dict[tuple[str, int], Signature] = {}
-        if previous is not None:
-            for name, versions in previous.models.items():
-                for v, e in versions.items():
-                    if e.signature is not None:
-                        old_sigs[(name, v)] = e.signature
+    def from_wire(cls, data: dict[str, Any]) -> RoutingTable:
         models: dict[str, dict[int, VersionEntry]] = {}
         for name, rows in data["models"].items():
             entries = {}
             for version, state, error, sig, workers, instance in rows:
-                signature = old_sigs.get((name, version))
-                if sig is not None and (signature is None or signature.to_wire() != sig):
-                    signature = Signature.from_wire(sig)
-                elif sig is None:
-                    signature = None
+                signature = Signature.from_wire(sig) if sig is not None else None
                 entries[version] = VersionEntry(
                     version, State(state), ErrorCode(error), signature, list(workers), instance
                 )

@@ -6,22 +6,15 @@ import numpy as np
 
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import Signature, TensorSpec, dim_matches, dim_text, shape_text
-
-_PRECISION_OF_NUMPY = {
-    "float32": "FP32",
-    "float64": "FP64",
-    "float16": "FP16",
-    "int64": "I64",
-    "int32": "I32",
-    "int16": "I16",
-    "int8": "I8",
-    "uint64": "U64",
-    "uint32": "U32",
-    "uint16": "U16",
-    "uint8": "U8",
-    "bool": "BOOL",
-}
+from shared.signature import (
+    Signature,
+    TensorSpec,
+    dim_matches,
+    dim_text,
+    ovms_precision,
+    precision_of_numpy,
+    shape_text,
+)
 
 
 def _shapes(spec: TensorSpec, shape: tuple[int, ...]) -> str:
@@ -40,8 +33,8 @@ def validate(inputs: dict[str, np.ndarray], signature: Signature) -> list[tuple[
         if array is None:
             raise OvmsError(E.INVALID_MISSING_INPUT, f"Required input: {name}")
         if array.dtype != spec.dtype:
-            actual = _PRECISION_OF_NUMPY.get(array.dtype.name, "INVALID")
-            expected_p = _PRECISION_OF_NUMPY.get(str(spec.dtype), "UNDEFINED")
+            actual = precision_of_numpy(array.dtype)
+            expected_p = ovms_precision(spec.element_type)
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
         shape = array.shape
         if len(shape) != len(spec.dims):

@@ -260,7 +260,6 @@ def settings_from_args(argv: list[str]) -> Settings | None:
     return Settings(
         rest_port=a.rest_port,
         rest_bind_address=a.rest_bind_address,
-        grpc_port=a.port,
         models=models,
         config_path=os.path.abspath(a.config_path) if a.config_path else None,
         log_level=a.log_level,

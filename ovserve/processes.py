@@ -7,7 +7,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +20,6 @@ class Child:
     pass_fds: tuple[int, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     generation: int = 0
-    started_at: float = 0.0
     failures: list[float] = field(default_factory=list)  # exit times of unexpected deaths
     next_start: float = 0.0
 
@@ -29,17 +27,11 @@ class Child:
         env = dict(os.environ)
         env["PYTHONPATH"] = PROJECT_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.generation += 1
-        self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *self.argv, "--generation", str(self.generation)],
             pass_fds=self.pass_fds,
             env=env,
-            start_new_session=False,
         )
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -23,10 +23,6 @@ class Notifier:
         self.watchdog_every = int(usec) / 2e6 if watchdog_for_us else 0.0
         self.last_watchdog = 0.0
 
-    @property
-    def enabled(self) -> bool:
-        return self.sock is not None
-
     def send(self, *fields: str) -> None:
         if self.sock is None:
             return

@@ -11,7 +11,6 @@ from shared.model_config import ModelConfig
 class Settings:
     rest_port: int
     rest_bind_address: str = "0.0.0.0"
-    grpc_port: int = 0
     models: list[ModelConfig] = field(default_factory=list)
     config_path: str | None = None
     log_level: str = "INFO"

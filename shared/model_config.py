@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-Dim = tuple[int, int]  # (min, max), max -1 = unbounded
+from shared.signature import Dim
 
 
 class ConfigError(ValueError):
@@ -51,13 +51,6 @@ class VersionPolicy:
             if isinstance(vs, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in vs):
                 return cls("specific", versions=tuple(vs))
         raise ConfigError(f"Model version policy is invalid: {json.dumps(data)}")
-
-    def to_json(self) -> dict[str, Any]:
-        if self.kind == "all":
-            return {"all": {}}
-        if self.kind == "specific":
-            return {"specific": {"versions": list(self.versions)}}
-        return {"latest": {"num_versions": self.num_versions}}
 
 
 _DIM = re.compile(r"^\s*(-?\d+)\s*(?::\s*(-?\d+)\s*)?$")
@@ -113,14 +106,6 @@ class ShapeOption:
                 raise ConfigError(f"Invalid shape: {text!r}")
             return cls(per_input=tuple((k, parse_shape(v)) for k, v in data.items()))
         return cls(all_inputs=parse_shape(text))
-
-    def for_input(self, name: str) -> tuple[Dim, ...] | None:
-        if self.all_inputs is not None:
-            return self.all_inputs
-        for key, dims in self.per_input:
-            if key == name:
-                return dims
-        return None
 
 
 def parse_batch_size(value: str | int | None) -> Dim | str | None:

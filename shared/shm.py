@@ -80,10 +80,6 @@ class Allocator:
         self._used: dict[int, int] = {}
 
     @property
-    def used_bytes(self) -> int:
-        return sum(self._used.values())
-
-    @property
     def blocks_in_use(self) -> int:
         return len(self._used)
 

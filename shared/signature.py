@@ -39,6 +39,14 @@ def ovms_precision(element_type: str) -> str:
     return ELEMENT_TYPES.get(element_type, (None, "UNDEFINED", "DT_INVALID"))[1]
 
 
+_PRECISION_OF_NUMPY = {np_name: precision for np_name, precision, _ in ELEMENT_TYPES.values() if np_name}
+
+
+def precision_of_numpy(dtype: np.dtype) -> str:
+    """OVMS precision name of a numpy dtype (for messages about request tensors)."""
+    return _PRECISION_OF_NUMPY.get(dtype.name, "INVALID")
+
+
 def numpy_dtype(element_type: str) -> np.dtype | None:
     name = ELEMENT_TYPES.get(element_type, (None, "", ""))[0]
     return np.dtype(name) if name else None
@@ -123,6 +131,3 @@ class Signature:
             tuple(TensorSpec.from_wire(t) for t in ins),
             tuple(TensorSpec.from_wire(t) for t in outs),
         )
-
-    def input_map(self) -> dict[str, TensorSpec]:
-        return {t.name: t for t in self.inputs}

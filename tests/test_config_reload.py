@@ -37,6 +37,12 @@ class Repo:
         os.replace(tmp, self.config)
 
 
+def back_to_a_only(server: Server, repo: Repo) -> None:
+    """Leave the module's server as the next test expects it: only model a configured."""
+    repo.write([{"name": "a", "base_path": "a"}])
+    reload(server)
+
+
 def status(server: Server) -> dict[str, list[tuple[str, str, str]]]:
     doc = requests.get(server.url + "/v1/config", timeout=10).json()
     return {
@@ -148,8 +154,7 @@ def test_model_without_files_fails_and_is_listed(server: Server, repo: Repo) -> 
     r = reload(server)
     assert (r.status_code, r.text) == (500, FAILED)
     assert status(server)["broken"] == [("1", "LOADING", "UNKNOWN")]
-    repo.write([{"name": "a", "base_path": "a"}])
-    reload(server)
+    back_to_a_only(server, repo)
 
 
 def test_empty_model_directory(server: Server, repo: Repo) -> None:
@@ -157,8 +162,7 @@ def test_empty_model_directory(server: Server, repo: Repo) -> None:
     repo.write([{"name": "a", "base_path": "a"}, {"name": "empty", "base_path": "empty"}])
     assert reload(server).status_code == 201
     assert status(server)["empty"] == []
-    repo.write([{"name": "a", "base_path": "a"}])
-    reload(server)
+    back_to_a_only(server, repo)
 
 
 def test_concurrent_reloads_get_the_same_answer(server: Server, repo: Repo) -> None:
@@ -185,8 +189,7 @@ def test_removed_model_directory(server: Server, repo: Repo) -> None:
     r = reload(server)
     assert (r.status_code, r.text) == (400, VERSIONS_FAILED)
     assert status(server)["gone"] == [("1", "END", "OK")]
-    repo.write([{"name": "a", "base_path": "a"}])
-    reload(server)
+    back_to_a_only(server, repo)
 
 
 def test_sighup_reloads(server: Server, repo: Repo) -> None:

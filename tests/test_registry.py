@@ -102,12 +102,8 @@ def test_removed_directory_and_model(tmp_path: Path) -> None:
 
 
 def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
-    reg = Registry([0])
-    ready(reg, 1)
-    reg.set_models([make(tmp_path, [1])])
-    reg.rescan()
+    reg = serving_v1(tmp_path)
     first = inc(reg, 1)
-    reg.on_loaded(0, first, True, SIG, "")
     orders = reg.set_models([make(tmp_path, [1], nireq=4)])
     assert [o[0] for o in orders] == ["load"]
     new = orders[0][2]["inc"]
@@ -121,12 +117,8 @@ def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
 
 
 def test_changed_config_that_fails_keeps_old(tmp_path: Path) -> None:
-    reg = Registry([0])
-    ready(reg, 1)
-    reg.set_models([make(tmp_path, [1])])
-    reg.rescan()
+    reg = serving_v1(tmp_path)
     first = inc(reg, 1)
-    reg.on_loaded(0, first, True, SIG, "")
     new = reg.set_models([make(tmp_path, [1], nireq=4)])[0][2]["inc"]
     assert reg.on_loaded(0, new, False, None, "bad shape") == []
     assert inc(reg, 1) == first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)

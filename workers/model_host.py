@@ -91,7 +91,6 @@ class LoadedVersion:
     signature: Signature
     input_index: dict[str, int]
     output_names: list[str]
-    output_dtypes: list[np.dtype | None]
     batchable: bool  # dim 0 of every input is dynamic: queued requests may be merged
     # small static inputs are copied into the request's own tensors (cheaper than wrapping the
     # shared memory in a new ov.Tensor per call); None: inputs are wrapped zero-copy
@@ -123,7 +122,6 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         signature=signature,
         input_index={t.name: i for i, t in enumerate(inputs)},
         output_names=[t.name for t in outputs],
-        output_dtypes=[t.dtype for t in outputs],
         batchable=bool(inputs)
         and all(t.dims and t.dims[0][0] != t.dims[0][1] for t in inputs)
         and all(t.dims for t in outputs),
