@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import requests
 
-from frontend.tfs_response import element_texts
+from frontend.json_numbers import texts
 from shared.signature import numpy_dtype
 from tests.conftest import TYPED
 from tests.server_util import Server
@@ -95,7 +95,7 @@ def test_float64_text(config_server: Server, repo: str) -> None:
     r = predict(config_server, "t_f64", {"inputs": [[0.1, 1e300, -2.5, 3]]})
     expected = reference(repo, "t_f64", np.array([[0.1, 1e300, -2.5, 3]], np.float64))
     tokens = [t.rstrip(",") for t in r.text.split()[4:8]]
-    assert tokens == element_texts(expected)
+    assert tokens == texts(expected.ravel().tolist(), False)
     assert np.array_equal(np.array(tokens, dtype=np.float64), expected.ravel())  # exact read-back
 
 
