@@ -1,5 +1,5 @@
 """Front -> worker dispatch: tensors into this front's shared-memory arena, a descriptor over
-ZeroMQ, the reply matched to its request by id.
+the worker's Unix stream connection, the reply matched to its request by id.
 
 Rules that keep it safe: a block of the arena is released only once its worker can no longer
 write to it (reply received, or the worker known dead); a request whose client went away or
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import zmq
 
 from frontend.table import VersionEntry
 from shared import errors as E
@@ -26,6 +26,9 @@ from shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024
+READ_CHUNK = 1 << 20
+MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fail fast
+RECONNECT_S = 0.1
 
 
 def _aligned(n: int) -> int:
@@ -40,10 +43,20 @@ class _Pending:
     abandoned: bool = False
 
 
+@dataclass(slots=True)
+class _Link:
+    """The connection to one worker process (one generation of it)."""
+
+    sock: socket.socket
+    generation: int
+    reader: P.FrameReader = field(default_factory=P.FrameReader)
+    unsent: bytearray = field(default_factory=bytearray)
+
+
 class Dispatcher:
-    """Plain (not zmq.asyncio) sockets driven by the event loop: sends are coalesced per loop
-    turn and per worker into one multipart message; replies are drained from the socket's file
-    descriptor in a reader callback. No future or task per ZeroMQ operation."""
+    """Non-blocking sockets driven by the event loop: sends are coalesced per loop turn and per
+    worker into one frame; replies are read in a reader callback. No future or task per socket
+    operation."""
 
     def __init__(self, arena: Segment, run_dir: str, timeout_s: float, max_inflight: int = 512) -> None:
         self.max_inflight = max_inflight
@@ -51,49 +64,52 @@ class Dispatcher:
         self.alloc = Allocator(arena.size)
         self.run_dir = run_dir
         self.timeout_s = timeout_s
-        self.ctx = zmq.Context()
-        self.sockets: dict[int, zmq.Socket] = {}
-        self.fds: dict[int, int] = {}
-        self.generations: dict[int, int] = {}
+        self.links: dict[int, _Link] = {}
+        self.wanted: dict[int, int] = {}  # worker -> generation, from the routing table
         self.pending: dict[int, _Pending] = {}
         self.inflight: dict[int, int] = {}
-        self.outbox: dict[int, list[bytes]] = {}
+        self.outbox: dict[int, list[list[Any]]] = {}
         self.flush_scheduled = False
         self.next_id = 0
 
     # ---- workers ----------------------------------------------------------------------------
     def set_workers(self, workers: dict[int, int]) -> None:
         """Follow the table: connect new workers; for a lost or restarted one, fail its
-        in-flight requests and drop its socket (queued descriptors must not reach a new
+        in-flight requests and drop its connection (queued descriptors must not reach a new
         process)."""
-        for index, gen in list(self.generations.items()):
-            if workers.get(index) != gen:
+        self.wanted = dict(workers)
+        for index, link in list(self.links.items()):
+            if workers.get(index) != link.generation:
                 self._drop_worker(index)
         for index, gen in workers.items():
-            if index not in self.sockets:
+            if index not in self.links:
                 self._connect(index, gen)
 
     def _connect(self, index: int, generation: int) -> None:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, self.max_inflight * 2)
-        sock.connect(P.worker_endpoint(self.run_dir, index))
-        self.sockets[index] = sock
-        self.generations[index] = generation
+        if self.wanted.get(index) != generation or index in self.links:
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            sock.connect(P.worker_path(self.run_dir, index))
+        except OSError as exc:  # not listening (yet, or any more): the table will tell
+            sock.close()
+            log.debug("worker %d: connect failed (%s); retrying", index, exc)
+            loop.call_later(RECONNECT_S, self._connect, index, generation)
+            return
+        self.links[index] = _Link(sock, generation)
         self.inflight[index] = 0
-        fd = sock.getsockopt(zmq.FD)
-        self.fds[index] = fd
-        asyncio.get_running_loop().add_reader(fd, self._drain, index)
+        loop.add_reader(sock.fileno(), self._drain, index)
 
     def _drop_worker(self, index: int) -> None:
-        sock = self.sockets.pop(index, None)
-        self.generations.pop(index, None)
+        link = self.links.pop(index, None)
         self.outbox.pop(index, None)
-        fd = self.fds.pop(index, None)
-        if fd is not None:
-            asyncio.get_running_loop().remove_reader(fd)
-        if sock is not None:
-            sock.close(linger=0)
+        if link is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(link.sock.fileno())
+            loop.remove_writer(link.sock.fileno())
+            link.sock.close()
         failed = [rid for rid, p in self.pending.items() if p.worker == index]
         for rid in failed:
             p = self.pending.pop(rid)
@@ -104,25 +120,39 @@ class Dispatcher:
         if failed:
             log.warning("worker %d is gone: failed %d in-flight requests", index, len(failed))
 
-    def _drain(self, index: int) -> None:
-        """Read every reply waiting on a worker's socket (ZeroMQ's FD is edge-triggered:
-        read until EVENTS says nothing is left)."""
-        sock = self.sockets.get(index)
-        while sock is not None and sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            for frame in frames:
-                self._on_reply(index, frame)
+    def _lost(self, index: int) -> None:
+        """The worker closed the connection (it died, or dropped us): fail what it had, and
+        connect again while the table still names this generation."""
+        link = self.links.get(index)
+        self._drop_worker(index)
+        if link is not None:
+            asyncio.get_running_loop().call_later(RECONNECT_S, self._connect, index, link.generation)
 
-    def _on_reply(self, index: int, frame: bytes) -> None:
-        try:
-            header = P.unpack(frame)
-            p = self.pending.pop(header[1], None)
-        except Exception:  # a malformed reply must not stop the reader
-            log.exception("bad reply from worker %d", index)
-            return
+    def _drain(self, index: int) -> None:
+        link = self.links.get(index)
+        while link is not None:
+            try:
+                data = link.sock.recv(READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost(index)
+                return
+            try:
+                replies = link.reader.feed(data)
+            except Exception:  # a corrupt stream: nothing after it can be trusted
+                log.exception("bad reply stream from worker %d", index)
+                self._lost(index)
+                return
+            for header in replies:
+                self._on_reply(index, header)
+            if len(data) < READ_CHUNK:  # drained (the reader callback fires again for more)
+                return
+
+    def _on_reply(self, index: int, header: list[Any]) -> None:
+        p = self.pending.pop(header[1], None)
         if p is None:
             return
         self.inflight[index] = self.inflight.get(index, 1) - 1
@@ -144,21 +174,50 @@ class Dispatcher:
         self.flush_scheduled = False
         outbox, self.outbox = self.outbox, {}
         for index, headers in outbox.items():
-            sock = self.sockets.get(index)
-            if sock is None:
+            link = self.links.get(index)
+            if link is None:
+                continue
+            if len(link.unsent) > MAX_UNSENT:  # the worker is not reading: fail these requests fast
+                self._refuse(index, headers)
+                continue
+            data = P.frame(headers)
+            if link.unsent:
+                link.unsent += data
                 continue
             try:
-                sock.send_multipart(headers, zmq.NOBLOCK)
-            except zmq.Again:  # the worker's queue is full: fail these requests fast
-                for header in headers:
-                    p = self.pending.pop(P.unpack(header)[1], None)
-                    if p is not None:
-                        self.inflight[index] -= 1
-                        self.alloc.release(p.block)
-                        if not p.future.done():
-                            p.future.set_exception(OvmsError(E.SERVER_OVERLOADED))
-            # a send can swallow the FD's edge for replies that arrived meanwhile
-            self._drain(index)
+                sent = link.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._lost(index)
+                continue
+            if sent < len(data):
+                link.unsent += memoryview(data)[sent:]
+                asyncio.get_running_loop().add_writer(link.sock.fileno(), self._write, index)
+
+    def _write(self, index: int) -> None:
+        link = self.links.get(index)
+        if link is None:
+            return
+        try:
+            sent = link.sock.send(link.unsent)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost(index)
+            return
+        del link.unsent[:sent]
+        if not link.unsent:
+            asyncio.get_running_loop().remove_writer(link.sock.fileno())
+
+    def _refuse(self, index: int, headers: list[list[Any]]) -> None:
+        for header in headers:
+            p = self.pending.pop(header[1], None)
+            if p is not None:
+                self.inflight[index] -= 1
+                self.alloc.release(p.block)
+                if not p.future.done():
+                    p.future.set_exception(OvmsError(E.SERVER_OVERLOADED))
 
     # ---- requests ---------------------------------------------------------------------------
     def _pick(self, workers: list[int]) -> int:
@@ -207,22 +266,20 @@ class Dispatcher:
         self.next_id += 1
         rid = self.next_id
         now = time.time()
-        header = P.pack(
-            [
-                P.INFER,
-                rid,
-                model,
-                entry.version,
-                entry.instance,
-                now,
-                now + self.timeout_s,
-                self.arena.name,
-                block,
-                descs,
-                cursor,
-                out_bytes,
-            ]
-        )
+        header = [
+            P.INFER,
+            rid,
+            model,
+            entry.version,
+            entry.instance,
+            now,
+            now + self.timeout_s,
+            self.arena.name,
+            block,
+            descs,
+            cursor,
+            out_bytes,
+        ]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending[rid] = _Pending(future, worker, block)
@@ -263,6 +320,6 @@ class Dispatcher:
         return outputs
 
     def close(self) -> None:
-        for index in list(self.sockets):
+        self.wanted = {}
+        for index in list(self.links):
             self._drop_worker(index)
-        self.ctx.term()

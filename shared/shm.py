@@ -124,7 +124,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def run_dir(supervisor_pid: int) -> str:
-    """Folder for the ZeroMQ ipc socket files of one supervisor."""
+    """Folder for the socket files (ZeroMQ control, workers' data plane) of one supervisor."""
     return os.path.join(tempfile.gettempdir(), f"{PREFIX}-{supervisor_pid}")
 
 

@@ -19,7 +19,7 @@ log = logging.getLogger("ovserve.worker")
 
 @dataclass(slots=True)
 class Job:
-    ident: bytes
+    front: Any  # the connection its reply goes back on
     rid: int
     key: tuple[str, int, int]
     loaded: Any  # model_host.LoadedVersion

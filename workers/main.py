@@ -1,5 +1,5 @@
-"""Worker process: serves INFER descriptors from the fronts and LOAD/UNLOAD orders from the
-supervisor, one inference at a time on its pinned CPU set.
+"""Worker process: serves INFER descriptors from the fronts (one Unix stream connection each) and
+LOAD/UNLOAD orders from the supervisor (ZeroMQ), one inference at a time on its pinned CPU set.
 
 Model compilation runs on a loader thread so that serving continues while a new version loads
 (a reload never stalls the versions already being served).
@@ -8,10 +8,13 @@ Model compilation runs on a loader thread so that serving continues while a new 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
+import select
 import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -32,7 +35,8 @@ from shared.shm import ALIGN, Segment
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 
 log = logging.getLogger("ovserve.worker")
-DRAIN_LIMIT = 256
+READ_CHUNK = 1 << 20
+SEND_TIMEOUT_S = 5.0  # a front that reads nothing for this long is dropped, not waited for
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
 RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on their way to it
 
@@ -57,9 +61,15 @@ class Worker:
         if cache_dir:
             self.core.set_property({"CACHE_DIR": cache_dir})
         self.ctx = zmq.Context()
-        self.data = self.ctx.socket(zmq.ROUTER)
-        self.data.setsockopt(zmq.LINGER, 0)
-        self.data.bind(P.worker_endpoint(run_dir, index))
+        path = P.worker_path(run_dir, index)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by the process this one replaces
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self.fronts: dict[socket.socket, P.FrameReader] = {}
+        self.poller = zmq.Poller()
         self.control = self.ctx.socket(zmq.DEALER)
         self.control.setsockopt(zmq.LINGER, 1000)
         self.control.connect(P.supervisor_endpoint(run_dir))
@@ -150,12 +160,12 @@ class Worker:
         return seg
 
     @staticmethod
-    def _error(rid: int, status: Any, details: str = "") -> bytes:
-        return P.pack([P.RESULT, rid, False, [NAME_OF[status], details]])
+    def _error(rid: int, status: Any, details: str = "") -> list[Any]:
+        return [P.RESULT, rid, False, [NAME_OF[status], details]]
 
-    def _job(self, ident: bytes, header: bytes) -> Job | bytes:
-        """An INFER descriptor as a Job, or the packed error RESULT that answers it at once."""
-        _, rid, name, version, inc, sent, deadline, arena_name, block, inputs, out_off, out_size = P.unpack(header)
+    def _job(self, front: socket.socket, header: list[Any]) -> Job | list[Any]:
+        """An INFER descriptor as a Job, or the error RESULT that answers it at once."""
+        _, rid, name, version, inc, sent, deadline, arena_name, block, inputs, out_off, out_size = header
         key = (name, version, inc)
         loaded = self.versions.get(key)
         if loaded is None:
@@ -174,9 +184,9 @@ class Worker:
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
             log.warning("request %d: cannot read its tensors: %s", rid, exc)
             return self._error(rid, INTERNAL_ERROR)
-        return Job(ident, rid, key, loaded, arena, arrays, out_off, out_size, sent)
+        return Job(front, rid, key, loaded, arena, arrays, out_off, out_size, sent)
 
-    def _result(self, job: Job, outputs: list[np.ndarray]) -> bytes:
+    def _result(self, job: Job, outputs: list[np.ndarray]) -> list[Any]:
         """Copy outputs into the job's reserved block (inline when they do not fit)."""
         descs: list[list[Any]] = []
         cursor, end = job.out_offset, job.out_offset + job.out_size
@@ -189,9 +199,9 @@ class Worker:
             else:
                 data = np.ascontiguousarray(array).tobytes()
                 descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape), data])
-        return P.pack([P.RESULT, job.rid, True, descs])
+        return [P.RESULT, job.rid, True, descs]
 
-    def _run(self, jobs: list[Job]) -> list[bytes]:
+    def _run(self, jobs: list[Job]) -> list[list[Any]]:
         """One inference for the group (or one each, when outputs cannot be split back)."""
         started = time.time()
         name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
@@ -214,46 +224,101 @@ class Worker:
             detail = str(exc).splitlines()[0] if str(exc) else ""
             return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
 
-    def _drain(self, jobs: list[Job], replies: dict[bytes, list[bytes]]) -> None:
-        for _ in range(DRAIN_LIMIT):
+    # ---- fronts' connections ---------------------------------------------------------------
+    def _accept(self) -> None:
+        while True:
             try:
-                ident, *headers = self.data.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+                conn, _ = self.listener.accept()
+            except BlockingIOError:
                 return
-            for header in headers:
+            conn.setblocking(False)
+            self.fronts[conn] = P.FrameReader()
+            self.poller.register(conn, zmq.POLLIN)
+
+    def _close(self, front: socket.socket) -> None:
+        if self.fronts.pop(front, None) is not None:
+            self.poller.unregister(front)
+            front.close()
+
+    def _read(self, front: socket.socket) -> list[Any]:
+        """Every descriptor waiting on one connection (none once it closed)."""
+        messages: list[Any] = []
+        reader = self.fronts[front]
+        while True:
+            try:
+                data = front.recv(READ_CHUNK)
+            except BlockingIOError:
+                return messages
+            except OSError:
+                data = b""
+            if not data:  # the front is gone; what it sent before stays queued, replies go nowhere
+                self._close(front)
+                return messages
+            try:
+                messages += reader.feed(data)
+            except Exception:  # a corrupt stream: nothing after it can be trusted
+                log.exception("dropping a front's connection after a malformed frame")
+                self._close(front)
+                return messages
+
+    def _drain(self, jobs: list[Job], replies: dict[socket.socket, list[list[Any]]]) -> None:
+        for front in list(self.fronts):
+            for header in self._read(front):
                 try:
-                    job = self._job(ident, header)
+                    job = self._job(front, header)
                 except Exception:  # a malformed descriptor must not stop the worker
                     log.exception("dropping a malformed request descriptor")
                     continue
-                if isinstance(job, bytes):
-                    replies.setdefault(ident, []).append(job)
-                else:
+                if isinstance(job, Job):
                     jobs.append(job)
+                else:
+                    replies.setdefault(front, []).append(job)
+
+    def _readable(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for more descriptors (a batch that could not fill)."""
+        fds = [front.fileno() for front in self.fronts]
+        return bool(fds) and bool(select.select(fds, [], [], timeout_s)[0])
 
     def _serve(self) -> None:
         """Everything queued now: answer errors, merge what can be merged, run, reply per
         group so that a long queue does not hold back the answers already computed."""
         jobs: list[Job] = []
-        replies: dict[bytes, list[bytes]] = {}
+        replies: dict[socket.socket, list[list[Any]]] = {}
         self._drain(jobs, replies)
         unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
-        if unfilled and self.data.poll(int(self.batch_delay_s * 1000) or 1):  # a batch could not fill: wait a little
+        if unfilled and self._readable(self.batch_delay_s):  # a batch could not fill: wait a little
             self._drain(jobs, replies)
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
             for job, reply in zip(g, self._run(g), strict=True):
-                replies.setdefault(job.ident, []).append(reply)
+                replies.setdefault(job.front, []).append(reply)
             if time.monotonic() - flushed > REPLY_FLUSH_S:  # long inferences: do not hold answers back
                 self._send(replies)
                 replies, flushed = {}, time.monotonic()
-        self._send(replies)  # one message per front for everything computed meanwhile
+        self._send(replies)  # one frame per front for everything computed meanwhile
         self.stats.maybe_log(self.index)
 
-    def _send(self, replies: dict[bytes, list[bytes]]) -> None:
-        for ident, frames in replies.items():
-            if frames:
-                self.data.send_multipart([ident, *frames])
+    def _send(self, replies: dict[socket.socket, list[list[Any]]]) -> None:
+        for front, results in replies.items():
+            if results and front in self.fronts and not self._send_all(front, P.frame(results)):
+                log.warning("worker %d: a front stopped reading its replies; dropping its connection", self.index)
+                self._close(front)
+
+    @staticmethod
+    def _send_all(front: socket.socket, data: bytes) -> bool:
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        with memoryview(data) as view:
+            sent = 0
+            while sent < len(data):
+                try:
+                    sent += front.send(view[sent:])
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([], [front], [], left)[1]:
+                        return False
+                except OSError:  # the front died meanwhile
+                    return False
+        return True
 
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -271,12 +336,14 @@ class Worker:
                 }
             )
         )
-        poller = zmq.Poller()
-        poller.register(self.data, zmq.POLLIN)
+        poller = self.poller
+        poller.register(self.listener, zmq.POLLIN)
         poller.register(self.control, zmq.POLLIN)
         poller.register(self.wake, zmq.POLLIN)
         while not self.stopping:
             events = dict(poller.poll(200))
+            if self.listener.fileno() in events:  # raw sockets are reported by descriptor
+                self._accept()
             if self.control in events:
                 while self.control.poll(0):
                     self._on_control(P.unpack(self.control.recv()))
@@ -286,13 +353,15 @@ class Worker:
                 while self.wake.poll(0):
                     self.wake.recv()
                 self._finish_loads()
-            if self.data in events:
+            if any(front.fileno() in events for front in self.fronts):
                 self._serve()
         self.loads.put(None)
         self.versions.clear()
         for seg in self.arenas.values():
             seg.close()
-        self.data.close()
+        for front in list(self.fronts):
+            self._close(front)
+        self.listener.close()
         self.wake.close()
         self.control.close()
         self.ctx.term()
