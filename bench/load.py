@@ -223,6 +223,7 @@ def main() -> None:
         ceiling = ov_rate(model_dir, min(a.duration, 5)) if "ov" in baselines else None
 
         servers: list[tuple[str, list[str], str]] = []
+        batch_stats: list[str] = []
         port = free_port()
         argv = [*ovserve_argv(name, model_dir, port, fronts), *a.extra.split()]
         if a.workers:
@@ -230,7 +231,7 @@ def main() -> None:
         servers.append(("ovserve", argv, "/v1/config"))
         if a.batching:
             bport = free_port()
-            bargv = [*argv, "--max_batch", str(a.batching)]
+            bargv = [*argv, "--max_batch", str(a.batching), "--stats_interval_seconds", "2"]
             bargv[bargv.index("--rest_port") + 1] = str(bport)
             servers.append(("ovserve+batch", bargv, "/v1/config"))
         if "naive" in baselines:
@@ -271,7 +272,18 @@ def main() -> None:
                     )
             finally:
                 proc.stop()
+            if label == "ovserve+batch":
+                batch_stats.append(last_stats_line(os.path.join(OUT, f"{label}-{name}.log")))
         print_table(name, shape, results, ceiling)
+        for line in batch_stats:
+            print(f"ovserve+batch worker stats (last interval): {line}")
+
+
+def last_stats_line(log_path: str) -> str:
+    """The worker's last batching statistics line (achieved batch, queue vs compute time)."""
+    with open(log_path, errors="replace") as f:
+        lines = [line.split("][INFO] ", 1)[-1].strip() for line in f if "mean batch" in line]
+    return lines[-1] if lines else "none logged"
 
 
 def print_table(name: str, shape: list[int], results: list[Result], ceiling: dict[str, float] | None) -> None:
