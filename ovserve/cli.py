@@ -194,22 +194,19 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         log.warning("metrics are not served yet; --metrics_enable/--metrics_list are ignored")
     if a.layout:
         log.warning("--layout is not supported yet and is ignored")
-    if a.max_request_bytes < 1:
-        raise UsageError("max_request_bytes must be positive")
-    if a.max_json_depth < 2:
-        raise UsageError("max_json_depth must be at least 2")
-    if a.shm_arena_mb < 1:
-        raise UsageError("shm_arena_mb must be positive")
-    if a.request_timeout_seconds <= 0:
-        raise UsageError("request_timeout_seconds must be positive")
-    if a.shutdown_grace_seconds < 0:
-        raise UsageError("shutdown_grace_seconds must not be negative")
-    if a.max_queue_per_worker < 1:
-        raise UsageError("max_queue_per_worker must be at least 1")
-    if a.model_replicas < 0:
-        raise UsageError("model_replicas must not be negative")
-    if a.max_batch < 1 or a.batch_delay_us < 0:
-        raise UsageError("max_batch must be at least 1 and batch_delay_us not negative")
+    limits = [
+        (a.max_request_bytes >= 1, "max_request_bytes must be positive"),
+        (a.max_json_depth >= 2, "max_json_depth must be at least 2"),
+        (a.shm_arena_mb >= 1, "shm_arena_mb must be positive"),
+        (a.request_timeout_seconds > 0, "request_timeout_seconds must be positive"),
+        (a.shutdown_grace_seconds >= 0, "shutdown_grace_seconds must not be negative"),
+        (a.max_queue_per_worker >= 1, "max_queue_per_worker must be at least 1"),
+        (a.model_replicas >= 0, "model_replicas must not be negative"),
+        (a.max_batch >= 1 and a.batch_delay_us >= 0, "max_batch must be at least 1 and batch_delay_us not negative"),
+    ]
+    for ok, message in limits:
+        if not ok:
+            raise UsageError(message)
 
     models: list[ModelConfig] = []
     if a.model_name:
