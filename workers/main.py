@@ -290,6 +290,10 @@ class Worker:
             self._drain(jobs, replies)
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
+            # a front whose connection was dropped has released its blocks: never write into them
+            g = [job for job in g if job.front in self.fronts]
+            if not g:
+                continue
             for job, reply in zip(g, self._run(g), strict=True):
                 replies.setdefault(job.front, []).append(reply)
             if time.monotonic() - flushed > REPLY_FLUSH_S:  # long inferences: do not hold answers back
