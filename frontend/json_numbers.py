@@ -220,13 +220,13 @@ def _float_tokens(flat: np.ndarray) -> np.ndarray:
     scaled = _scale(a, 8 - x)  # the value with 9 digits before the point
     n9, x9 = _with_carry(np.rint(scaled), x, 9)
     n6, x6 = _with_carry(np.rint(scaled / 1000), x, 6)
-    short = _scale(n6, x6 - 5).astype(flat.dtype) == a  # the %g text reads back (tfs_kserve.md 2.9)
+    back = _scale(n6, x6 - 5)
+    short = back.astype(flat.dtype) == a  # the %g text reads back (tfs_kserve.md 2.9)
     far = np.abs(x6 - 5) > _EXACT_POWERS
     if single:
         # the 9-digit rounding is exact unless within float64 error of a tie
         exact = normal & (short | (np.abs(scaled - np.rint(scaled)) < 0.5 - 1e-6))
         if far.any():  # the read-back rounded twice there: trust it away from float32 rounding boundaries
-            back = _scale(n6, x6 - 5)
             exact &= ~far | ((back * (1 - 4e-16)).astype(np.float32) == (back * (1 + 4e-16)).astype(np.float32))
         n = np.where(short, n6 * 1000, n9)
         x = np.where(short, x6, x9)
