@@ -1,0 +1,138 @@
+"""The front's dispatcher against a stand-in worker on a real Unix socket: frames that the socket
+takes only in parts, replies matched by id, a connection the worker drops, and the reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from frontend.dispatch import Dispatcher
+from frontend.table import VersionEntry
+from shared import errors as E
+from shared import protocol as P
+from shared.errors import OvmsError
+from shared.shm import Segment, segment_name
+from shared.signature import Signature, TensorSpec
+from shared.states import ErrorCode, State
+
+SIGNATURE = Signature((TensorSpec("x", "f32", ((1, 1), (4, 4))),), (TensorSpec("y", "f32", ((1, 1), (4, 4))),))
+ENTRY = VersionEntry(1, State.AVAILABLE, ErrorCode.OK, SIGNATURE, [0], 1)
+
+
+class StandIn:
+    """Answers INFER descriptors like a worker: y = x * 2, read from and written to the arena."""
+
+    def __init__(self, path: str, arena: Segment) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(4)
+        self.listener.setblocking(False)
+        self.arena = arena
+        self.frames = 0
+
+    async def serve(self, slow_s: float = 0.0, close_after: int | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        conn, _ = await loop.sock_accept(self.listener)
+        reader = P.FrameReader()
+        answered = 0
+        try:
+            while True:
+                data = await loop.sock_recv(conn, 4096)
+                if not data:
+                    return
+                await asyncio.sleep(slow_s)  # a worker slower than the front: the socket fills up
+                results = []
+                for _, rid, *_rest, inputs, out_off, _out_size in reader.feed(data):
+                    _, offset, dtype, shape = inputs[0]
+                    y = self.arena.view(offset, dtype, shape) * 2
+                    self.arena.view(out_off, y.dtype, y.shape)[:] = y
+                    results.append([P.RESULT, rid, True, [["y", out_off, y.dtype.str, list(y.shape)]]])
+                    answered += 1
+                    if close_after is not None and answered >= close_after:
+                        return
+                if results:
+                    await loop.sock_sendall(conn, P.frame(results))
+        finally:
+            conn.close()
+
+
+def _run(body: Callable[[Dispatcher, StandIn, str], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        folder = tempfile.mkdtemp(prefix="ovserve-dispatch-")
+        arena = Segment(segment_name(os.getpid(), "dispatch-test"), 16 << 20, create=True)
+        stand_in = StandIn(P.worker_path(folder, 0), arena)
+        dispatcher = Dispatcher(arena, folder, timeout_s=10)
+        try:
+            return await body(dispatcher, stand_in, folder)
+        finally:
+            dispatcher.close()
+            stand_in.listener.close()
+            os.unlink(P.worker_path(folder, 0))
+            os.rmdir(folder)
+            arena.close()
+            arena.unlink()
+
+    return asyncio.run(main())
+
+
+def _request(i: int) -> list[tuple[TensorSpec, np.ndarray]]:
+    return [(SIGNATURE.inputs[0], np.full((1, 4), i, np.float32))]
+
+
+def test_partial_sends_and_replies_by_id() -> None:
+    async def body(dispatcher: Dispatcher, stand_in: StandIn, _: str) -> None:
+        server = asyncio.create_task(stand_in.serve(slow_s=0.002))
+        dispatcher.set_workers({0: 1})
+        dispatcher.links[0].sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        writes: list[int] = []
+        write = dispatcher._write
+        dispatcher._write = lambda index: (writes.append(index), write(index))  # type: ignore[method-assign]
+        outputs = await asyncio.gather(*(dispatcher.infer("m", ENTRY, _request(i)) for i in range(400)))
+        assert writes  # the frame went out in parts, from the writer callback
+        for i, result in enumerate(outputs):
+            assert result[0][0] == "y"
+            assert np.array_equal(result[0][1], np.full((1, 4), 2 * i, np.float32))
+        assert not dispatcher.pending and dispatcher.alloc.blocks_in_use == 0
+        assert not dispatcher.links[0].unsent
+        server.cancel()
+
+    _run(body)
+
+
+def test_dropped_connection_fails_inflight_then_reconnects() -> None:
+    async def body(dispatcher: Dispatcher, stand_in: StandIn, _: str) -> None:
+        server = asyncio.create_task(stand_in.serve(close_after=3))
+        dispatcher.set_workers({0: 1})
+        results = await asyncio.gather(
+            *(dispatcher.infer("m", ENTRY, _request(i)) for i in range(10)), return_exceptions=True
+        )
+        await server
+        failed = [r for r in results if isinstance(r, OvmsError)]
+        assert failed and all(r.status is E.WORKER_UNAVAILABLE for r in failed)
+        assert dispatcher.alloc.blocks_in_use == 0  # blocks of failed requests released
+        again = asyncio.create_task(stand_in.serve())
+        for _ in range(50):  # the dispatcher reconnects while the table names the same generation
+            if 0 in dispatcher.links:
+                break
+            await asyncio.sleep(0.05)
+        result = await dispatcher.infer("m", ENTRY, _request(7))
+        assert np.array_equal(result[0][1], np.full((1, 4), 14, np.float32))
+        again.cancel()
+
+    _run(body)
+
+
+def test_worker_not_in_table_is_unavailable() -> None:
+    async def body(dispatcher: Dispatcher, _stand_in: StandIn, _: str) -> None:
+        with pytest.raises(OvmsError) as info:
+            await dispatcher.infer("m", ENTRY, _request(1))
+        assert info.value.status is E.WORKER_UNAVAILABLE
+
+    _run(body)
