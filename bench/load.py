@@ -102,7 +102,8 @@ class Proc:
     def __init__(self, argv: list[str], port: int, ready_path: str, log: str, cpus: list[int] | None = None) -> None:
         self.port = port
         self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "PYTHONPATH": ROOT}
+        inherited = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": ROOT + (os.pathsep + inherited if inherited else "")}
         pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, preexec_fn=pin)
         deadline = time.monotonic() + 120
