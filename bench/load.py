@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import psutil
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,6 +117,20 @@ class Proc:
             except requests.RequestException:
                 time.sleep(0.2)
         sys.exit(f"{argv} did not start; see {log}")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by the server's processes, by role (fronts, workers, ...)."""
+        totals: dict[str, float] = {}
+        root = psutil.Process(self.proc.pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                argv, times = p.cmdline(), p.cpu_times()
+            except psutil.Error:
+                continue
+            module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+            role = {"ovserve": "supervisor", "frontend": "fronts", "workers": "workers"}.get(module, "server")
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+        return totals
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -264,11 +279,17 @@ def main() -> None:
                 if check.status_code != 200:
                     sys.exit(f"{label}: {check.status_code} {check.text[:200]}")
                 for c in concurrencies:
+                    before = proc.cpu_seconds()
                     rate, p50, p99, errors = run_wrk(url, body, c, a.duration)
+                    spent = proc.cpu_seconds()
+                    count = max(1.0, rate * a.duration)
+                    per_request = ", ".join(
+                        f"{role} {(t - before.get(role, 0.0)) / count * 1e6:.1f}" for role, t in sorted(spent.items())
+                    )
                     results.append(Result(label, c, rate, p50, p99, errors))
                     print(
                         f"  {label:8s} c={c:<3d} {rate:9.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
-                        f"  errors {errors}",
+                        f"  errors {errors}  CPU us/request: {per_request}",
                         flush=True,
                     )
             finally:
