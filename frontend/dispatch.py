@@ -93,6 +93,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         try:
             sock.connect(P.worker_path(self.run_dir, index))
+            sock.send(P.frame([[P.ATTACH, generation]]))  # a few bytes into an empty buffer
         except OSError as exc:  # not listening (yet, or any more): the table will tell
             sock.close()
             log.debug("worker %d: connect failed (%s); retrying", index, exc)

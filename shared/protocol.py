@@ -25,6 +25,11 @@ import msgpack
 # ---- data plane -----------------------------------------------------------------------------
 INFER = 1
 RESULT = 2
+ATTACH = 3
+# ATTACH: [ATTACH, generation], the first message on a connection: the front names the worker
+#         generation its routing table knows; a worker of another generation (a respawned process
+#         under the same socket path) closes the connection, so no front feeds it blocks it may
+#         release when the new table arrives
 
 # INFER:  [INFER, req_id, model, version, instance, sent, deadline, arena, block, inputs, out_offset, out_size]
 #         sent/deadline: wall-clock seconds (queue time is measured from ``sent``); the first byte of

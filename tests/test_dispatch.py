@@ -18,9 +18,10 @@ from frontend.table import VersionEntry
 from shared import errors as E
 from shared import protocol as P
 from shared.errors import OvmsError
-from shared.shm import Segment, segment_name
+from shared.shm import Segment, run_dir, segment_name
 from shared.signature import Signature, TensorSpec
 from shared.states import ErrorCode, State
+from tests.server_util import Server
 
 SIGNATURE = Signature((TensorSpec("x", "f32", ((1, 1), (4, 4))),), (TensorSpec("y", "f32", ((1, 1), (4, 4))),))
 ENTRY = VersionEntry(1, State.AVAILABLE, ErrorCode.OK, SIGNATURE, [0], 1)
@@ -35,7 +36,7 @@ class StandIn:
         self.listener.listen(4)
         self.listener.setblocking(False)
         self.arena = arena
-        self.frames = 0
+        self.attached: list[int] = []  # generations named by ATTACH
 
     async def serve(self, slow_s: float = 0.0, close_after: int | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -49,7 +50,11 @@ class StandIn:
                     return
                 await asyncio.sleep(slow_s)  # a worker slower than the front: the socket fills up
                 results = []
-                for _, rid, *_rest, inputs, out_off, _out_size in reader.feed(data):
+                for message in reader.feed(data):
+                    if message[0] == P.ATTACH:
+                        self.attached.append(message[1])
+                        continue
+                    _, rid, *_rest, inputs, out_off, _out_size = message
                     _, offset, dtype, shape = inputs[0]
                     y = self.arena.view(offset, dtype, shape) * 2
                     self.arena.view(out_off, y.dtype, y.shape)[:] = y
@@ -101,6 +106,7 @@ def test_partial_sends_and_replies_by_id() -> None:
             assert np.array_equal(result[0][1], np.full((1, 4), 2 * i, np.float32))
         assert not dispatcher.pending and dispatcher.alloc.blocks_in_use == 0
         assert not dispatcher.links[0].unsent
+        assert stand_in.attached == [1]  # the connection opened by naming the table's generation
         server.cancel()
 
     _run(body)
@@ -136,3 +142,24 @@ def test_worker_not_in_table_is_unavailable() -> None:
         assert info.value.status is E.WORKER_UNAVAILABLE
 
     _run(body)
+
+
+def _attach_to_real_worker(server: Server, generation: int) -> bytes:
+    """Open the data connection of the server's worker 0 as a front would, naming ``generation``,
+    then send one descriptor for a model that does not exist; what comes back (b"" if closed)."""
+    path = P.worker_path(run_dir(server.proc.pid), 0)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        try:
+            sock.sendall(P.frame([[P.ATTACH, generation]]))
+            sock.sendall(P.frame([[P.INFER, 1, "nope", 1, 1, 0.0, 1e12, "none", 0, [], 0, 0]]))
+            return sock.recv(65536)
+        except (BrokenPipeError, ConnectionResetError):  # the worker closed the connection
+            return b""
+
+
+def test_worker_refuses_a_front_of_another_generation(single_server: Server) -> None:
+    assert _attach_to_real_worker(single_server, 99) == b""  # closed: never served under a stale name
+    reply = P.FrameReader().feed(_attach_to_real_worker(single_server, 1))
+    assert reply == [[P.RESULT, 1, False, ["MODEL_VERSION_NOT_LOADED_ANYMORE", ""]]]

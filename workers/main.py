@@ -69,6 +69,7 @@ class Worker:
         self.listener.listen(64)
         self.listener.setblocking(False)
         self.fronts: dict[socket.socket, P.FrameReader] = {}
+        self.attached: set[socket.socket] = set()  # fronts whose ATTACH named this generation
         self.poller = zmq.Poller()
         self.control = self.ctx.socket(zmq.DEALER)
         self.control.setsockopt(zmq.LINGER, 1000)
@@ -233,9 +234,11 @@ class Worker:
                 return
             conn.setblocking(False)
             self.fronts[conn] = P.FrameReader()
+            self.attached.discard(conn)
             self.poller.register(conn, zmq.POLLIN)
 
     def _close(self, front: socket.socket) -> None:
+        self.attached.discard(front)
         if self.fronts.pop(front, None) is not None:
             self.poller.unregister(front)
             front.close()
@@ -261,9 +264,23 @@ class Worker:
                 self._close(front)
                 return messages
 
+    def _attach(self, front: socket.socket, header: list[Any]) -> bool:
+        """The connection's first message: serve it only if it names this process's generation."""
+        if isinstance(header, list) and header[:2] == [P.ATTACH, self.generation]:
+            if front in self.fronts:  # not closed by the read that brought this
+                self.attached.add(front)
+            return True
+        log.info("worker %d (generation %d): refusing a front that expects %r", self.index, self.generation, header)
+        self._close(front)
+        return False
+
     def _drain(self, jobs: list[Job], replies: dict[socket.socket, list[list[Any]]]) -> None:
         for front in list(self.fronts):
             for header in self._read(front):
+                if front not in self.attached:
+                    if not self._attach(front, header):
+                        break
+                    continue
                 try:
                     job = self._job(front, header)
                 except Exception:  # a malformed descriptor must not stop the worker
