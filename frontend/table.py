@@ -27,6 +27,8 @@ class RoutingTable:
     generation: int = -1
     models: dict[str, dict[int, VersionEntry]] = field(default_factory=dict)
     workers: dict[int, int] = field(default_factory=dict)  # index -> generation
+    # default version per model, worked out once: a table is never changed, only replaced
+    _defaults: dict[str, VersionEntry] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RoutingTable:
@@ -64,6 +66,10 @@ class RoutingTable:
         """The entry a request names: explicit version, or the default: the highest AVAILABLE;
         else the highest loading (the caller may wait for it), or failed (not loaded yet); else
         the highest retired one (the caller answers that it is retired)."""
+        if not version:
+            cached = self._defaults.get(name)
+            if cached is not None:
+                return cached
         versions = self._model(name)
         if version:
             entry = versions.get(version)
@@ -83,6 +89,7 @@ class RoutingTable:
         )
         if best is None:
             raise OvmsError(E.MODEL_VERSION_MISSING)
+        self._defaults[name] = best
         return best
 
 

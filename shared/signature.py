@@ -7,6 +7,7 @@ unbounded). The tables here map element types to numpy, OVMS and TF names in one
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ def precision_of_numpy(dtype: np.dtype) -> str:
     return _PRECISION_OF_NUMPY.get(dtype.name, "INVALID")
 
 
+@functools.cache
 def numpy_dtype(element_type: str) -> np.dtype | None:
     name = ELEMENT_TYPES.get(element_type, (None, "", ""))[0]
     return np.dtype(name) if name else None
