@@ -274,8 +274,12 @@ class Worker:
         self._close(front)
         return False
 
-    def _drain(self, jobs: list[Job], replies: dict[socket.socket, list[list[Any]]]) -> None:
-        for front in list(self.fronts):
+    def _drain(
+        self, fronts: list[socket.socket], jobs: list[Job], replies: dict[socket.socket, list[list[Any]]]
+    ) -> None:
+        for front in fronts:
+            if front not in self.fronts:  # closed meanwhile
+                continue
             for header in self._read(front):
                 if front not in self.attached:
                     if not self._attach(front, header):
@@ -291,20 +295,21 @@ class Worker:
                 else:
                     replies.setdefault(front, []).append(job)
 
-    def _readable(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for more descriptors (a batch that could not fill)."""
-        fds = [front.fileno() for front in self.fronts]
-        return bool(fds) and bool(select.select(fds, [], [], timeout_s)[0])
+    def _readable(self, timeout_s: float) -> list[socket.socket]:
+        """Fronts with more descriptors within ``timeout_s`` (a batch that could not fill)."""
+        fronts = list(self.fronts)
+        return select.select(fronts, [], [], timeout_s)[0] if fronts else []
 
-    def _serve(self) -> None:
-        """Everything queued now: answer errors, merge what can be merged, run, reply per
-        group so that a long queue does not hold back the answers already computed."""
+    def _serve(self, ready: list[socket.socket]) -> None:
+        """Everything queued now on the ``ready`` connections: answer errors, merge what can be
+        merged, run, reply per group so that a long queue does not hold back the answers already
+        computed."""
         jobs: list[Job] = []
         replies: dict[socket.socket, list[list[Any]]] = {}
-        self._drain(jobs, replies)
+        self._drain(ready, jobs, replies)
         unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
-        if unfilled and self._readable(self.batch_delay_s):  # a batch could not fill: wait a little
-            self._drain(jobs, replies)
+        if unfilled:  # a batch could not fill: wait a little for more
+            self._drain(self._readable(self.batch_delay_s), jobs, replies)
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
             # a front whose connection was dropped has released its blocks: never write into them
@@ -374,8 +379,9 @@ class Worker:
                 while self.wake.poll(0):
                     self.wake.recv()
                 self._finish_loads()
-            if any(front.fileno() in events for front in self.fronts):
-                self._serve()
+            ready = [front for front in self.fronts if front.fileno() in events]
+            if ready:
+                self._serve(ready)
         self.loads.put(None)
         self.versions.clear()
         for seg in self.arenas.values():
