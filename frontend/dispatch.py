@@ -26,7 +26,6 @@ from shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024
-READ_CHUNK = 1 << 20
 MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fail fast
 RECONNECT_S = 0.1
 
@@ -131,26 +130,13 @@ class Dispatcher:
 
     def _drain(self, index: int) -> None:
         link = self.links.get(index)
-        while link is not None:
-            try:
-                data = link.sock.recv(READ_CHUNK)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self._lost(index)
-                return
-            try:
-                replies = link.reader.feed(data)
-            except Exception:  # a corrupt stream: nothing after it can be trusted
-                log.exception("bad reply stream from worker %d", index)
-                self._lost(index)
-                return
-            for header in replies:
-                self._on_reply(index, header)
-            if len(data) < READ_CHUNK:  # drained (the reader callback fires again for more)
-                return
+        if link is None:
+            return
+        replies, still_open = P.receive(link.sock, link.reader)
+        for header in replies:
+            self._on_reply(index, header)
+        if not still_open:
+            self._lost(index)
 
     def _on_reply(self, index: int, header: list[Any]) -> None:
         p = self.pending.pop(header[1], None)

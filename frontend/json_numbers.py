@@ -25,13 +25,14 @@ import numpy as np
 from shared import errors as E
 from shared.errors import OvmsError
 
-INT_KINDS = frozenset({"int8", "uint8", "int16", "int32", "int64"})
+_INT_KINDS = frozenset({"int8", "uint8", "int16", "int32", "int64"})
 _UNSUPPORTED_400 = frozenset({"uint16", "float16"})
 
 # Pool columns: an element's digits (most significant first), then these constants; 0 pads a row.
 _CONST = b"\x00-.e+0123456789NaIfinity"
 _F32_DIGITS = 9
 _F32_WIDTH = 16
+_X_STRIDE = _F32_DIGITS + 1  # template rows per decimal exponent (digit counts 0..9)
 _INT_DIGITS = 20
 SMALL = 64
 _SPECIALS = ("NaN", "Infinity", "-Infinity", "0.0", "-0.0")
@@ -109,12 +110,8 @@ class _FloatKind:
         return np.array(rows, np.intp)
 
     @property
-    def x_stride(self) -> int:
-        return _F32_DIGITS + 1
-
-    @property
     def p9_stride(self) -> int:
-        return (self.x_max - self.x_min + 1) * self.x_stride
+        return (self.x_max - self.x_min + 1) * _X_STRIDE
 
     @property
     def special_base(self) -> int:
@@ -237,7 +234,7 @@ def _float_tokens(flat: np.ndarray) -> np.ndarray:
     high = n // 100000
     low = n - high * 100000
     count = _F32_DIGITS - np.where(low == 0, 5 + _HIGH_ZEROS.take(high), _LOW_ZEROS.take(low))
-    key = sign * (2 * kind.p9_stride) + (~short) * kind.p9_stride + (x - kind.x_min) * kind.x_stride + count
+    key = sign * (2 * kind.p9_stride) + (~short) * kind.p9_stride + (x - kind.x_min) * _X_STRIDE + count
     fallback = None
     if not all_normal or not exact.all():
         nan, inf, zero = magnitude > kind.inf_bits, magnitude == kind.inf_bits, magnitude == 0
@@ -280,7 +277,7 @@ def tokens(array: np.ndarray) -> np.ndarray | list[str]:
         if small:
             return texts(flat.tolist(), name == "float32")
         return _float_tokens(flat)
-    if name in INT_KINDS:
+    if name in _INT_KINDS:
         return list(map(str, flat.tolist())) if small else _int_tokens(flat)
     if name in _UNSUPPORTED_400:
         raise OvmsError(E.REST_UNSUPPORTED_PRECISION)

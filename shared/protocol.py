@@ -16,7 +16,9 @@ Two planes, both msgpack:
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import struct
 from typing import Any
 
@@ -73,6 +75,8 @@ def worker_path(run_dir: str, index: int) -> str:
 
 _LENGTH = struct.Struct("<I")
 MAX_FRAME = 1 << 31
+READ_CHUNK = 1 << 20
+log = logging.getLogger("ovserve.protocol")
 
 
 def frame(messages: list[Any]) -> bytes:
@@ -110,3 +114,27 @@ class FrameReader:
                 start += 4 + n
         del buffer[:start]
         return messages
+
+
+def receive(sock: socket.socket, reader: FrameReader) -> tuple[list[Any], bool]:
+    """Every message waiting on a non-blocking data-plane socket, and whether the stream is still
+    open (False: the peer closed it, or sent a corrupt frame after which nothing can be trusted).
+    A short read ends the call: both ends wait on the socket level-triggered, so more data wakes
+    them again, and the extra recv that would only say EAGAIN is saved."""
+    messages: list[Any] = []
+    while True:
+        try:
+            data = sock.recv(READ_CHUNK)
+        except BlockingIOError:
+            return messages, True
+        except OSError:
+            data = b""
+        if not data:
+            return messages, False
+        try:
+            messages += reader.feed(data)
+        except Exception:
+            log.exception("closing a data-plane connection after a malformed frame")
+            return messages, False
+        if len(data) < READ_CHUNK:
+            return messages, True

@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,17 @@ from shared.shm import ALIGN, Segment
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 
 log = logging.getLogger("ovserve.worker")
-READ_CHUNK = 1 << 20
 SEND_TIMEOUT_S = 5.0  # a front that reads nothing for this long is dropped, not waited for
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
 RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on their way to it
+
+
+@dataclass(slots=True)
+class _Front:
+    """One front's connection: its frame reader, and whether its ATTACH named this generation."""
+
+    reader: P.FrameReader = field(default_factory=P.FrameReader)
+    attached: bool = False
 
 
 class Worker:
@@ -68,8 +76,7 @@ class Worker:
         self.listener.bind(path)
         self.listener.listen(64)
         self.listener.setblocking(False)
-        self.fronts: dict[socket.socket, P.FrameReader] = {}
-        self.attached: set[socket.socket] = set()  # fronts whose ATTACH named this generation
+        self.fronts: dict[socket.socket, _Front] = {}
         self.poller = zmq.Poller()
         self.control = self.ctx.socket(zmq.DEALER)
         self.control.setsockopt(zmq.LINGER, 1000)
@@ -233,42 +240,28 @@ class Worker:
             except BlockingIOError:
                 return
             conn.setblocking(False)
-            self.fronts[conn] = P.FrameReader()
-            self.attached.discard(conn)
+            self.fronts[conn] = _Front()
             self.poller.register(conn, zmq.POLLIN)
 
     def _close(self, front: socket.socket) -> None:
-        self.attached.discard(front)
         if self.fronts.pop(front, None) is not None:
             self.poller.unregister(front)
             front.close()
 
     def _read(self, front: socket.socket) -> list[Any]:
-        """Every descriptor waiting on one connection (none once it closed)."""
-        messages: list[Any] = []
-        reader = self.fronts[front]
-        while True:
-            try:
-                data = front.recv(READ_CHUNK)
-            except BlockingIOError:
-                return messages
-            except OSError:
-                data = b""
-            if not data:  # the front is gone; what it sent before stays queued, replies go nowhere
-                self._close(front)
-                return messages
-            try:
-                messages += reader.feed(data)
-            except Exception:  # a corrupt stream: nothing after it can be trusted
-                log.exception("dropping a front's connection after a malformed frame")
-                self._close(front)
-                return messages
+        """Every descriptor waiting on one connection; a closed one is dropped here (what it sent
+        before stays queued, its replies go nowhere)."""
+        messages, still_open = P.receive(front, self.fronts[front].reader)
+        if not still_open:
+            self._close(front)
+        return messages
 
     def _attach(self, front: socket.socket, header: list[Any]) -> bool:
         """The connection's first message: serve it only if it names this process's generation."""
         if isinstance(header, list) and header[:2] == [P.ATTACH, self.generation]:
-            if front in self.fronts:  # not closed by the read that brought this
-                self.attached.add(front)
+            state = self.fronts.get(front)
+            if state is not None:  # not closed by the read that brought this
+                state.attached = True
             return True
         log.info("worker %d (generation %d): refusing a front that expects %r", self.index, self.generation, header)
         self._close(front)
@@ -280,8 +273,9 @@ class Worker:
         for front in fronts:
             if front not in self.fronts:  # closed meanwhile
                 continue
+            state = self.fronts[front]
             for header in self._read(front):
-                if front not in self.attached:
+                if not state.attached:
                     if not self._attach(front, header):
                         break
                     continue
