@@ -1,4 +1,4 @@
-from frontend.server import main
+from frontend.http_front import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -21,17 +21,14 @@ from frontend.table import VersionEntry
 from shared import errors as E
 from shared import protocol as P
 from shared.errors import OvmsError
-from shared.shm import ALIGN, Allocator, Segment
+from shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
+from shared.shm import ALIGN, Allocator, Segment, aligned
 from shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024
 MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fail fast
 RECONNECT_S = 0.1
-
-
-def _aligned(n: int) -> int:
-    return max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
 
 
 @dataclass(slots=True)
@@ -92,7 +89,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         try:
             sock.connect(P.worker_path(self.run_dir, index))
-            sock.send(P.frame([[P.ATTACH, generation]]))  # a few bytes into an empty buffer
+            sock.send(P.frame([Attach(generation).encode()]))  # a few bytes into an empty buffer
         except OSError as exc:  # not listening (yet, or any more): the table will tell
             sock.close()
             log.debug("worker %d: connect failed (%s); retrying", index, exc)
@@ -133,20 +130,25 @@ class Dispatcher:
         if link is None:
             return
         replies, still_open = P.receive(link.sock, link.reader)
-        for header in replies:
-            self._on_reply(index, header)
+        for message in replies:
+            try:
+                result = InferResult.decode(message)
+            except (TypeError, ValueError):
+                log.error("worker %d sent a malformed result; ignored", index)
+                continue
+            self._on_reply(index, result)
         if not still_open:
             self._lost(index)
 
-    def _on_reply(self, index: int, header: list[Any]) -> None:
-        p = self.pending.pop(header[1], None)
+    def _on_reply(self, index: int, result: InferResult) -> None:
+        p = self.pending.pop(result.rid, None)
         if p is None:
             return
         self.inflight[index] = self.inflight.get(index, 1) - 1
         if p.abandoned or p.future.done():  # deadline passed or client gone: nobody reads it
             self.alloc.release(p.block)
         else:
-            p.future.set_result(header)
+            p.future.set_result(result)
 
     def _expire(self, rid: int) -> None:
         """Deadline passed: answer now; the block stays reserved until the worker replies or
@@ -154,7 +156,7 @@ class Dispatcher:
         p = self.pending.get(rid)
         if p is not None and not p.future.done():
             p.abandoned = True
-            self.arena.buffer[p.block] = P.CANCELLED
+            self.arena.buffer[p.block] = CANCELLED
             p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
 
     def _flush(self) -> None:
@@ -197,9 +199,9 @@ class Dispatcher:
         if not link.unsent:
             asyncio.get_running_loop().remove_writer(link.sock.fileno())
 
-    def _refuse(self, index: int, headers: list[list[Any]]) -> None:
-        for header in headers:
-            p = self.pending.pop(header[1], None)
+    def _refuse(self, index: int, messages: list[list[Any]]) -> None:
+        for message in messages:
+            p = self.pending.pop(message[1], None)  # the request id (messages.InferRequest)
             if p is not None:
                 self.inflight[index] -= 1
                 self.alloc.release(p.block)
@@ -226,7 +228,7 @@ class Dispatcher:
             n = spec.static_nbytes(batch)
             if n is None:
                 return max(MIN_OUTPUT_RESERVE, 4 * input_bytes, total)
-            total += _aligned(n)
+            total += aligned(n)
         return total
 
     async def infer(
@@ -235,7 +237,7 @@ class Dispatcher:
         signature = entry.signature
         assert signature is not None
         worker = self._pick(entry.workers)
-        in_bytes = sum(_aligned(a.nbytes) for _, a in inputs)
+        in_bytes = sum(aligned(a.nbytes) for _, a in inputs)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
         out_bytes = self._output_reserve(signature, batch, in_bytes)
         if ALIGN + in_bytes + out_bytes > self.alloc.size:
@@ -243,35 +245,25 @@ class Dispatcher:
         block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)
-        self.arena.buffer[block] = P.LIVE  # the block's first byte: cancelled or not
+        self.arena.buffer[block] = LIVE  # the block's first byte: cancelled or not
         descs = []
         cursor = block + ALIGN
         for spec, array in inputs:
             np.copyto(self.arena.view(cursor, array.dtype, array.shape), array)
-            descs.append([spec.name, cursor, array.dtype.str, list(array.shape)])
-            cursor += _aligned(array.nbytes)
+            descs.append(TensorDesc(spec.name, cursor, array.dtype.str, list(array.shape)))
+            cursor += aligned(array.nbytes)
         self.next_id += 1
         rid = self.next_id
         now = time.time()
-        header = [
-            P.INFER,
-            rid,
-            model,
-            entry.version,
-            entry.instance,
-            now,
-            now + self.timeout_s,
-            self.arena.name,
-            block,
-            descs,
-            cursor,
-            out_bytes,
-        ]
+        request = InferRequest(
+            rid, model, entry.version, entry.instance, now, now + self.timeout_s, self.arena.name, block, descs,
+            cursor, out_bytes,
+        )  # fmt: skip
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending[rid] = _Pending(future, worker, block)
         self.inflight[worker] += 1
-        self.outbox.setdefault(worker, []).append(header)
+        self.outbox.setdefault(worker, []).append(request.encode())
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop.call_soon(self._flush)
@@ -281,7 +273,7 @@ class Dispatcher:
         except asyncio.CancelledError:  # the client went away
             pending.abandoned = rid in self.pending
             if pending.abandoned:
-                self.arena.buffer[block] = P.CANCELLED  # the worker skips it if not started
+                self.arena.buffer[block] = CANCELLED  # the worker skips it if not started
             else:
                 self.alloc.release(block)
             raise
@@ -292,18 +284,16 @@ class Dispatcher:
         finally:
             self.alloc.release(block)
 
-    def _outputs(self, header: list[Any]) -> list[tuple[str, np.ndarray]]:
-        _, _, ok, payload = header
-        if not ok:
-            status_name, details = payload
-            raise OvmsError(E.BY_NAME.get(status_name, E.INTERNAL_ERROR), details)
+    def _outputs(self, result: InferResult) -> list[tuple[str, np.ndarray]]:
+        if result.outputs is None:
+            raise OvmsError(E.BY_NAME.get(result.error, E.INTERNAL_ERROR), result.details)
         outputs = []
-        for name, offset, dtype, shape, *inline in payload:
-            if offset == P.INLINE:
-                array = np.frombuffer(inline[0], dtype=dtype).reshape(shape)
+        for t in result.outputs:
+            if t.offset == INLINE and t.data is not None:
+                array = np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
             else:
-                array = self.arena.view(offset, dtype, shape).copy()
-            outputs.append((name, array))
+                array = self.arena.view(t.offset, t.dtype, t.shape).copy()
+            outputs.append((t.name, array))
         return outputs
 
     def close(self) -> None:

@@ -1,5 +1,7 @@
-"""OVMS URL routing: the same regexes, full-match on the raw path, in the same check order
-(reference ovms.md 1.1), so that every URL gets the answer OVMS would give."""
+"""OVMS URL routing of the REST port, both dialects (TFS ``/v1`` and KServe ``/v2``): the same
+regexes, full-match on the raw path, in the same check order (reference ovms.md 1.1), so that
+every URL gets the answer OVMS would give. The route's kind names the endpoint; the adapters
+(``tfs_rest``, ``kserve_rest``) serve them."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ CONFIG_STATUS = re.compile(r"(.?)/v1/config")
 KFS_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/(infer))")
 KFS_READY = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/(ready))")
 KFS_METADATA = re.compile(r"/v2/models/([^/]+)(?:/versions/([0-9]+))?(?:/)?")
+KFS_LIVE = "/v2/health/live"
+KFS_READY_SERVER = "/v2/health/ready"
+KFS_SERVER_METADATA = "/v2"
 KFS_SERVER = re.compile(r"/v2/health/ready|/v2/health/live|/v2")
 METRICS = re.compile(r"(.?)/metrics(\?(.*))?")
 GET_ONLY = (STATUS, CONFIG_STATUS, KFS_SERVER, KFS_METADATA, KFS_READY, METRICS)
@@ -24,9 +29,15 @@ INT64_MAX = 2**63 - 1
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # predict | status | metadata | config_status | config_reload | options
+    kind: str  # one of KINDS
     model: str = ""
-    version: int = 0  # 0: default version (all versions for status)
+    version: int = 0  # 0: default version (all versions for status); KServe's literal "0": -1
+
+
+KINDS = (
+    "predict", "status", "metadata", "config_status", "config_reload", "options",  # TFS REST and config
+    "kfs_live", "kfs_ready", "kfs_server_metadata", "kfs_model_ready", "kfs_model_metadata", "kfs_infer",
+)  # fmt: skip
 
 
 def percent_decode(text: str) -> str:
@@ -60,6 +71,16 @@ def _version(text: str | None) -> int:
     return number
 
 
+def _kfs_version(text: str | None) -> int:
+    """KServe looks a version up literally: ``0`` is no version of any model (-1 finds none)."""
+    number = _version(text)
+    return -1 if text is not None and number == 0 else number
+
+
+def _kfs(kind: str, m: re.Match[str]) -> Route:
+    return Route(kind, percent_decode(m.group(1)), _kfs_version(m.group(2)))
+
+
 def _escapes(path: str) -> bool:
     p = path.replace("\\", "/")
     return p.startswith("../") or p.endswith("/..") or "/../" in p
@@ -79,8 +100,9 @@ def route(method: str, path: str) -> Route:
             if m.group(5) != "predict":
                 raise OvmsError(E.REST_NOT_FOUND)
             return Route("predict", percent_decode(m.group(2)), _version(m.group(3)))
-        if KFS_INFER.fullmatch(path):
-            raise OvmsError(E.NOT_IMPLEMENTED, "KServe v2 API is not served yet")
+        m = KFS_INFER.fullmatch(path)
+        if m:
+            return _kfs("kfs_infer", m)
         if CONFIG_RELOAD.fullmatch(path):
             return Route("config_reload")
         if any(p.fullmatch(path) for p in GET_ONLY):
@@ -96,8 +118,18 @@ def route(method: str, path: str) -> Route:
         return Route(kind, percent_decode(name), _version(m.group(3)))
     if CONFIG_STATUS.fullmatch(path):
         return Route("config_status")
-    if KFS_SERVER.fullmatch(path) or KFS_READY.fullmatch(path) or KFS_METADATA.fullmatch(path):
-        raise OvmsError(E.NOT_IMPLEMENTED, "KServe v2 API is not served yet")
+    if path == KFS_LIVE:
+        return Route("kfs_live")
+    if path == KFS_READY_SERVER:
+        return Route("kfs_ready")
+    if path == KFS_SERVER_METADATA:
+        return Route("kfs_server_metadata")
+    m = KFS_METADATA.fullmatch(path)
+    if m:
+        return _kfs("kfs_model_metadata", m)
+    m = KFS_READY.fullmatch(path)
+    if m:
+        return _kfs("kfs_model_ready", m)
     if PREDICT.fullmatch(path) or CONFIG_RELOAD.fullmatch(path) or KFS_INFER.fullmatch(path):
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
     raise OvmsError(E.REST_INVALID_URL)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from frontend.layouts import VersionStatus
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.signature import Signature
@@ -22,11 +21,15 @@ class VersionEntry:
     instance: int  # which loading of the version serves it (changes when its config changes)
 
 
+VersionStatus = tuple[int, State, ErrorCode]
+
+
 @dataclass
 class RoutingTable:
     generation: int = -1
     models: dict[str, dict[int, VersionEntry]] = field(default_factory=dict)
     workers: dict[int, int] = field(default_factory=dict)  # index -> generation
+    ready: bool = False  # the supervisor's initial loading has finished
     # default version per model, worked out once: a table is never changed, only replaced
     _defaults: dict[str, VersionEntry] = field(default_factory=dict, repr=False, compare=False)
 
@@ -42,7 +45,7 @@ class RoutingTable:
                 )
             models[name] = entries
         workers = {int(k): int(v) for k, v in data["workers"].items()}
-        return cls(data["gen"], models, workers)
+        return cls(data["gen"], models, workers, bool(data.get("ready", False)))
 
     def _model(self, name: str) -> dict[int, VersionEntry]:
         versions = self.models.get(name)

@@ -1,6 +1,11 @@
-"""Request tensors against the model signature: OVMS's checks, order and texts (ovms.md 1.7)."""
+"""Request tensors against the model signature: OVMS's checks, order and texts (ovms.md 1.7),
+for every protocol."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,26 +22,42 @@ from shared.signature import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A shape a request states apart from its data (KServe): the data is flat and checked
+    against it after the shape checks, by value count (JSON) or byte count (binary)."""
+
+    shape: tuple[int, ...]
+    raw_bytes: int | None = None  # binary data: its size in bytes
+
+
 def _shapes(spec: TensorSpec, shape: tuple[int, ...]) -> str:
     return f"Expected: {shape_text(list(spec.dims))}; Actual: {shape_text(shape, actual=True)}; input name: {spec.name}"
 
 
-def validate(inputs: dict[str, np.ndarray], signature: Signature) -> list[tuple[TensorSpec, np.ndarray]]:
-    """Check count, presence, precision, rank, batch and shape; return (spec, array) pairs in
-    the model's input order."""
+def validate(
+    inputs: Mapping[str, np.ndarray],
+    signature: Signature,
+    declared: Mapping[str, Declared] | None = None,
+    precision_name: Callable[[np.dtype], str] = precision_of_numpy,
+) -> list[tuple[TensorSpec, np.ndarray]]:
+    """Check count, presence, precision, rank, batch, shape (and a declared shape's data size);
+    return (spec, array) pairs in the model's input order."""
     expected = len(signature.inputs)
     if len(inputs) != expected or expected == 0:
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {expected}; Actual: {len(inputs)}")
+    out = {}
     for spec in sorted(signature.inputs, key=lambda t: t.name):
         array = inputs.get(spec.name)
         name = spec.name
         if array is None:
             raise OvmsError(E.INVALID_MISSING_INPUT, f"Required input: {name}")
         if array.dtype != spec.dtype:
-            actual = precision_of_numpy(array.dtype)
+            actual = precision_name(array.dtype)
             expected_p = ovms_precision(spec.element_type)
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
-        shape = array.shape
+        stated = declared.get(name) if declared is not None else None
+        shape = stated.shape if stated is not None else array.shape
         if len(shape) != len(spec.dims):
             raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
         if shape and not dim_matches(spec.dims[0], shape[0]):
@@ -46,4 +67,21 @@ def validate(inputs: dict[str, np.ndarray], signature: Signature) -> list[tuple[
         for dim, value in zip(spec.dims[1:], shape[1:], strict=False):
             if not dim_matches(dim, value):
                 raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
-    return [(spec, inputs[spec.name]) for spec in signature.inputs]
+        if stated is not None:
+            array = _with_shape(array, stated, name)
+        out[name] = array
+    return [(spec, out[spec.name]) for spec in signature.inputs]
+
+
+def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
+    count = math.prod(stated.shape)
+    if stated.raw_bytes is not None:
+        wanted = count * flat.dtype.itemsize
+        if stated.raw_bytes != wanted:
+            detail = f"Expected: {wanted} bytes; Actual: {stated.raw_bytes} bytes; input name: {name}"
+            raise OvmsError(E.INVALID_CONTENT_SIZE, detail)
+    elif flat.size != count:
+        raise OvmsError(
+            E.INVALID_VALUE_COUNT, f"Expected: {count} values; Actual: {flat.size} values; input name: {name}"
+        )
+    return flat.reshape(stated.shape)

@@ -80,6 +80,7 @@ class Registry:
         self.workers_alive: dict[int, int] = {}  # index -> process generation
         self.all_workers = list(workers)
         self.generation = 0
+        self.ready = False  # the initial loading has finished (KServe's server ready)
         self.load_log: list[int] = []  # every instance whose load was ordered, in order
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
 
@@ -338,6 +339,12 @@ class Registry:
     def settled(self) -> bool:
         return all(v.settled for r in self.models.values() for v in r.versions.values())
 
+    def mark_ready(self) -> None:
+        """The initial loads have settled: the server is ready for the rest of its life, as OVMS."""
+        if not self.ready:
+            self.ready = True
+            self.generation += 1
+
     def table(self) -> dict[str, Any]:
         """The routing table sent to the fronts: every model's versions, states and hosts."""
         models = {}
@@ -356,4 +363,4 @@ class Registry:
                     ]
                 )
             models[name] = rows
-        return {"gen": self.generation, "models": models, "workers": dict(self.workers_alive)}
+        return {"gen": self.generation, "models": models, "workers": dict(self.workers_alive), "ready": self.ready}

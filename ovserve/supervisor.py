@@ -7,7 +7,6 @@ Signal handlers only set flags; all work happens in the main loop (gunicorn's ar
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
 from shared import errors as E
 from shared import protocol as P
+from shared.child_settings import FrontSettings, WorkerSettings
 from shared.config_file import SchemaError, parse_config
 from shared.shm import available_bytes, remove_owned, remove_stale, run_dir, unlink_segment
 
@@ -124,42 +124,33 @@ class Supervisor:
 
     def _make_children(self, listeners: list[socket.socket]) -> None:
         s = self.settings
-        common = ["--run-dir", self.run_dir, "--log-level", s.log_level, "--supervisor-pid", str(self.pid)]
+        common = {"run_dir": self.run_dir, "supervisor_pid": self.pid, "log_level": s.log_level}
         for i, cpus in enumerate(s.worker_cpu_sets):
-            argv = [
-                "workers",
-                "--index",
-                str(i),
-                "--cpus",
-                ",".join(map(str, cpus)),
-                *common,
-                "--max-batch",
-                str(s.max_batch),
-                "--batch-delay-us",
-                str(s.batch_delay_us),
-                "--stats-interval",
-                str(s.stats_interval_s),
-            ]
-            if s.cache_dir:
-                argv += ["--cache-dir", s.cache_dir]
-            self.workers.append(Child("worker", i, argv))
-        front_conf = json.dumps(
-            {
-                "max_body_bytes": s.max_body_bytes,
-                "arena_bytes": s.arena_bytes,
-                "request_timeout_s": s.request_timeout_s,
-                "grace_s": s.shutdown_grace_s,
-                "max_inflight": s.max_queue_per_worker,
-                "max_json_depth": s.max_json_depth,
-                "workers": s.worker_processes,
-                "single_model": s.config_path is None,
-                "fds": [sock.fileno() for sock in listeners],
-            }
-        )
+            worker = WorkerSettings(
+                index=i,
+                **common,
+                cpus=tuple(cpus),
+                cache_dir=s.cache_dir,
+                max_batch=s.max_batch,
+                batch_delay_us=s.batch_delay_us,
+                stats_interval_s=s.stats_interval_s,
+            )
+            self.workers.append(Child("worker", i, ["workers", "--settings", worker.to_arg()]))
         fds = tuple(sock.fileno() for sock in listeners)
         for i in range(s.front_processes):
-            argv = ["frontend", "--index", str(i), "--config", front_conf, *common]
-            self.fronts.append(Child("front", i, argv, pass_fds=fds))
+            front = FrontSettings(
+                index=i,
+                **common,
+                listen_fds=fds,
+                arena_bytes=s.arena_bytes,
+                max_body_bytes=s.max_body_bytes,
+                max_json_depth=s.max_json_depth,
+                request_timeout_s=s.request_timeout_s,
+                shutdown_grace_s=s.shutdown_grace_s,
+                max_queue_per_worker=s.max_queue_per_worker,
+                single_model=s.config_path is None,
+            )
+            self.fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
 
     def _send(self, ident: bytes, message: dict[str, Any]) -> None:
         self.router.send_multipart([ident, P.pack(message)])
@@ -353,13 +344,17 @@ class Supervisor:
             if self.settings.config_path is None:
                 self.registry.set_models(self.settings.models)
             self._make_children(listeners)
+            self.listeners = listeners  # kept (never accepted on) so that a respawned front inherits them
             for w in self.workers:
                 w.start()
-            if not self._start_models():
+            if not self._wait_workers():
                 return 1
-            for f in self.fronts:
+            for f in self.fronts:  # before the loads, as OVMS: live answers 200 and ready 503 meanwhile
                 f.start()
-            self.listeners = listeners  # kept (never accepted on) so that a respawned front inherits them
+            if not self._load_models():
+                return 1
+            self.registry.mark_ready()
+            self._publish()
             self._wait_fronts()
             self.serving = True
             self.notify.ready()
@@ -389,8 +384,7 @@ class Supervisor:
                 except Exception:  # a malformed message from a child must not stop the supervisor
                     log.exception("bad control message")
 
-    def _start_models(self) -> bool:
-        """Start workers, order the initial loads and wait until every load has settled."""
+    def _wait_workers(self) -> bool:
         deadline = time.monotonic() + 120
         while len(self.worker_ids) < len(self.workers):
             if self.stop_requested or time.monotonic() > deadline:
@@ -398,6 +392,11 @@ class Supervisor:
                 return False
             self._pump(TICK_S)
             self._check_children()
+        return True
+
+    def _load_models(self) -> bool:
+        """Order the initial loads and wait until every load has settled (fronts see each
+        version become AVAILABLE as it does)."""
         ticket = self._reload()
         config_unusable = self.config_digest is None or (
             ticket.error is not None and ticket.error.http == E.JSON_INVALID.http
@@ -410,6 +409,7 @@ class Supervisor:
                 return False
             self._pump(TICK_S)
             self._check_children()
+            self._publish()
         return True
 
     def _wait_fronts(self) -> None:

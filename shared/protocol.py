@@ -2,14 +2,14 @@
 
 Two planes, both msgpack:
 
-* data plane (one Unix stream connection per front and worker): small INFER descriptors whose
-  tensors live in the front's shared-memory arena, answered by RESULT descriptors pointing at
-  outputs that the worker wrote into the same arena (or, when they did not fit the reservation,
-  carried inline). A frame (4-byte little-endian length + msgpack list) carries every descriptor a
-  front dispatched to that worker in one event-loop turn, and the worker answers with frames of
-  results. Not ZeroMQ: its I/O threads cost four thread wake-ups per round trip, 50 us of CPU per
-  request on each side on a 2-vCPU VM against 19 us for a plain socket (bench/ipc_cost.py), and
-  they were the top item of the front's profile;
+* data plane (one Unix stream connection per front and worker): small infer requests whose
+  tensors live in the front's shared-memory arena, answered by results pointing at outputs that
+  the worker wrote into the same arena (or, when they did not fit the reservation, carried
+  inline); ``shared/messages.py`` types them. A frame (4-byte little-endian length + msgpack
+  list) carries every request a front dispatched to that worker in one event-loop turn, and the
+  worker answers with frames of results. Not ZeroMQ: its I/O threads cost four thread wake-ups
+  per round trip, 50 us of CPU per request on each side on a 2-vCPU VM against 19 us for a plain
+  socket (bench/ipc_cost.py), and they were the top item of the front's profile;
 * control plane (everyone DEALER -> supervisor ROUTER, ZeroMQ): dict messages keyed by ``"t"``;
   rare, and ZeroMQ's reconnects and identities are worth its cost there.
 """
@@ -25,24 +25,8 @@ from typing import Any
 import msgpack
 
 # ---- data plane -----------------------------------------------------------------------------
-INFER = 1
-RESULT = 2
-ATTACH = 3
-# ATTACH: [ATTACH, generation], the first message on a connection: the front names the worker
-#         generation its routing table knows; a worker of another generation (a respawned process
-#         under the same socket path) closes the connection, so no front feeds it blocks it may
-#         release when the new table arrives
-
-# INFER:  [INFER, req_id, model, version, instance, sent, deadline, arena, block, inputs, out_offset, out_size]
-#         sent/deadline: wall-clock seconds (queue time is measured from ``sent``); the first byte of
-#         the arena ``block`` is LIVE, or CANCELLED once the front gave up (client gone, deadline
-#         passed): a worker skips such a request instead of computing it for nobody
-LIVE = 0
-CANCELLED = 1
-#         inputs: [[name, offset, dtype, shape], ...]
-# RESULT: [RESULT, req_id, True, outputs] | [RESULT, req_id, False, [status_name, details]]
-#         outputs: [[name, offset, dtype, shape], ...]; offset INLINE: a 5th item holds the bytes
-INLINE = -1
+# The messages themselves (Attach, InferRequest, InferResult) are typed in shared/messages.py;
+# this module frames them.
 
 # ---- control plane --------------------------------------------------------------------------
 HELLO = "hello"  # worker/front -> supervisor
@@ -80,7 +64,7 @@ log = logging.getLogger("ovserve.protocol")
 
 
 def frame(messages: list[Any]) -> bytes:
-    """Data-plane frame of a list of INFER or RESULT messages."""
+    """Data-plane frame of a list of encoded messages (``shared.messages``)."""
     body = pack(messages)
     return _LENGTH.pack(len(body)) + body
 

@@ -23,6 +23,12 @@ PREFIX = "ovserve"
 ALIGN = 64
 
 
+def aligned(n: int) -> int:
+    """Bytes a tensor of ``n`` bytes takes in an arena: every tensor starts on an ALIGN boundary
+    (and takes at least ALIGN, so that an empty one still has an address of its own)."""
+    return max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
+
+
 def segment_name(supervisor_pid: int, role: str) -> str:
     return f"{PREFIX}-{supervisor_pid}-{role}"
 
@@ -84,7 +90,7 @@ class Allocator:
         return len(self._used)
 
     def alloc(self, nbytes: int) -> int | None:
-        n = max(ALIGN, (nbytes + ALIGN - 1) & ~(ALIGN - 1))
+        n = aligned(nbytes)
         for i, off in enumerate(self._free_offsets):
             size = self._free_sizes[off]
             if size >= n:

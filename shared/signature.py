@@ -13,34 +13,42 @@ from typing import Any
 
 import numpy as np
 
-# OpenVINO type name -> (numpy dtype or None, OVMS precision name, TF dtype name)
-ELEMENT_TYPES: dict[str, tuple[str | None, str, str]] = {
-    "f32": ("float32", "FP32", "DT_FLOAT"),
-    "f64": ("float64", "FP64", "DT_DOUBLE"),
-    "f16": ("float16", "FP16", "DT_HALF"),
-    "bf16": (None, "BF16", "DT_INVALID"),
-    "i64": ("int64", "I64", "DT_INT64"),
-    "i32": ("int32", "I32", "DT_INT32"),
-    "i16": ("int16", "I16", "DT_INT16"),
-    "i8": ("int8", "I8", "DT_INT8"),
-    "u64": ("uint64", "U64", "DT_UINT64"),
-    "u32": ("uint32", "U32", "DT_UINT32"),
-    "u16": ("uint16", "U16", "DT_UINT16"),
-    "u8": ("uint8", "U8", "DT_UINT8"),
-    "boolean": ("bool", "BOOL", "DT_BOOL"),
-    "string": (None, "STRING", "DT_STRING"),
+# OpenVINO type name -> (numpy dtype or None, OVMS precision name, TF dtype name, KServe datatype)
+ELEMENT_TYPES: dict[str, tuple[str | None, str, str, str]] = {
+    "f32": ("float32", "FP32", "DT_FLOAT", "FP32"),
+    "f64": ("float64", "FP64", "DT_DOUBLE", "FP64"),
+    "f16": ("float16", "FP16", "DT_HALF", "FP16"),
+    "bf16": (None, "BF16", "DT_INVALID", "BF16"),
+    "i64": ("int64", "I64", "DT_INT64", "INT64"),
+    "i32": ("int32", "I32", "DT_INT32", "INT32"),
+    "i16": ("int16", "I16", "DT_INT16", "INT16"),
+    "i8": ("int8", "I8", "DT_INT8", "INT8"),
+    "u64": ("uint64", "U64", "DT_UINT64", "UINT64"),
+    "u32": ("uint32", "U32", "DT_UINT32", "UINT32"),
+    "u16": ("uint16", "U16", "DT_UINT16", "UINT16"),
+    "u8": ("uint8", "U8", "DT_UINT8", "UINT8"),
+    "boolean": ("bool", "BOOL", "DT_BOOL", "BOOL"),
+    "string": (None, "STRING", "DT_STRING", "BYTES"),
 }
+_UNKNOWN = (None, "UNDEFINED", "DT_INVALID", "UNDEFINED")
 
 
 def tf_dtype(element_type: str) -> str:
-    return ELEMENT_TYPES.get(element_type, (None, "UNDEFINED", "DT_INVALID"))[2]
+    return ELEMENT_TYPES.get(element_type, _UNKNOWN)[2]
 
 
 def ovms_precision(element_type: str) -> str:
-    return ELEMENT_TYPES.get(element_type, (None, "UNDEFINED", "DT_INVALID"))[1]
+    return ELEMENT_TYPES.get(element_type, _UNKNOWN)[1]
 
 
-_PRECISION_OF_NUMPY = {np_name: precision for np_name, precision, _ in ELEMENT_TYPES.values() if np_name}
+def kserve_datatype(element_type: str) -> str:
+    return ELEMENT_TYPES.get(element_type, _UNKNOWN)[3]
+
+
+_PRECISION_OF_NUMPY = {t[0]: t[1] for t in ELEMENT_TYPES.values() if t[0]}
+# KServe datatype -> numpy dtype (BYTES: variable-length items, an object array)
+KSERVE_NUMPY: dict[str, np.dtype] = {t[3]: np.dtype(t[0] or object) for t in ELEMENT_TYPES.values() if t[3] != "BF16"}
+_KSERVE_OF_NUMPY = {dtype: name for name, dtype in KSERVE_NUMPY.items()}
 
 
 def precision_of_numpy(dtype: np.dtype) -> str:
@@ -48,9 +56,14 @@ def precision_of_numpy(dtype: np.dtype) -> str:
     return _PRECISION_OF_NUMPY.get(dtype.name, "INVALID")
 
 
+def kserve_of_numpy(dtype: np.dtype) -> str:
+    """KServe datatype name of a numpy dtype (KServe's messages name request tensors so)."""
+    return _KSERVE_OF_NUMPY.get(dtype, "INVALID")
+
+
 @functools.cache
 def numpy_dtype(element_type: str) -> np.dtype | None:
-    name = ELEMENT_TYPES.get(element_type, (None, "", ""))[0]
+    name = ELEMENT_TYPES.get(element_type, _UNKNOWN)[0]
     return np.dtype(name) if name else None
 
 

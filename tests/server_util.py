@@ -44,7 +44,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.read_log()}")
             try:
-                if requests.get(self.url + "/v1/config", timeout=2).status_code == 200:
+                if requests.get(self.url + "/v2/health/ready", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass

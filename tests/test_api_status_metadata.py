@@ -2,7 +2,7 @@
 
 import requests
 
-from frontend.layouts import config_status
+from frontend.tfs_rest.layouts import config_status
 from shared.states import ErrorCode, State
 from tests.server_util import Server
 

@@ -18,6 +18,7 @@ from frontend.table import VersionEntry
 from shared import errors as E
 from shared import protocol as P
 from shared.errors import OvmsError
+from shared.messages import Attach, InferRequest, InferResult, TensorDesc
 from shared.shm import Segment, run_dir, segment_name
 from shared.signature import Signature, TensorSpec
 from shared.states import ErrorCode, State
@@ -51,14 +52,16 @@ class StandIn:
                 await asyncio.sleep(slow_s)  # a worker slower than the front: the socket fills up
                 results = []
                 for message in reader.feed(data):
-                    if message[0] == P.ATTACH:
-                        self.attached.append(message[1])
+                    attach = Attach.decode(message)
+                    if attach is not None:
+                        self.attached.append(attach.generation)
                         continue
-                    _, rid, *_rest, inputs, out_off, _out_size = message
-                    _, offset, dtype, shape = inputs[0]
-                    y = self.arena.view(offset, dtype, shape) * 2
-                    self.arena.view(out_off, y.dtype, y.shape)[:] = y
-                    results.append([P.RESULT, rid, True, [["y", out_off, y.dtype.str, list(y.shape)]]])
+                    request = InferRequest.decode(message)
+                    x = request.inputs[0]
+                    y = self.arena.view(x.offset, x.dtype, x.shape) * 2
+                    self.arena.view(request.out_offset, y.dtype, y.shape)[:] = y
+                    desc = TensorDesc("y", request.out_offset, y.dtype.str, list(y.shape))
+                    results.append(InferResult(request.rid, [desc]).encode())
                     answered += 1
                     if close_after is not None and answered >= close_after:
                         return
@@ -152,8 +155,8 @@ def _attach_to_real_worker(server: Server, generation: int) -> bytes:
         sock.settimeout(5)
         sock.connect(path)
         try:
-            sock.sendall(P.frame([[P.ATTACH, generation]]))
-            sock.sendall(P.frame([[P.INFER, 1, "nope", 1, 1, 0.0, 1e12, "none", 0, [], 0, 0]]))
+            sock.sendall(P.frame([Attach(generation).encode()]))
+            sock.sendall(P.frame([InferRequest(1, "nope", 1, 1, 0.0, 1e12, "none", 0, [], 0, 0).encode()]))
             return sock.recv(65536)
         except (BrokenPipeError, ConnectionResetError):  # the worker closed the connection
             return b""
@@ -162,4 +165,4 @@ def _attach_to_real_worker(server: Server, generation: int) -> bytes:
 def test_worker_refuses_a_front_of_another_generation(single_server: Server) -> None:
     assert _attach_to_real_worker(single_server, 99) == b""  # closed: never served under a stale name
     reply = P.FrameReader().feed(_attach_to_real_worker(single_server, 1))
-    assert reply == [[P.RESULT, 1, False, ["MODEL_VERSION_NOT_LOADED_ANYMORE", ""]]]
+    assert [InferResult.decode(m) for m in reply] == [InferResult.failure(1, "MODEL_VERSION_NOT_LOADED_ANYMORE")]

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from frontend import fast_decode
-from frontend.tfs_request import _scan, parse_predict
+from frontend.json_body import scan
+from frontend.tfs_rest import fast_decode
+from frontend.tfs_rest.request import parse_predict
 from shared.errors import OvmsError
 from shared.signature import TensorSpec
 
@@ -16,8 +17,8 @@ PAD = " " * fast_decode.MIN_BODY_BYTES  # make bodies large enough for the fast 
 
 
 def fast(body: bytes, inputs: tuple[TensorSpec, ...]):
-    scan = _scan(body)
-    return fast_decode.decode(body, inputs, scan.quotes, scan.arrays)
+    info = scan(body)
+    return fast_decode.decode(body, inputs, info.quotes, info.arrays)
 
 
 def big(doc: object) -> bytes:

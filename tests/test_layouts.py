@@ -1,4 +1,5 @@
-from frontend.layouts import config_error_body, config_status, error_body, model_metadata, model_status
+from frontend.http_reply import error_body
+from frontend.tfs_rest.layouts import config_error_body, config_status, model_metadata, model_status
 from shared.signature import Signature, TensorSpec
 from shared.states import ErrorCode, State
 

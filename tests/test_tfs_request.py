@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from frontend.tfs_request import parse_predict
+from frontend.tfs_rest.request import parse_predict
 from frontend.validation import validate
 from shared import errors as E
 from shared.errors import OvmsError

@@ -6,7 +6,7 @@ import pytest
 from frontend import json_numbers
 from frontend.json_nesting import nested
 from frontend.json_numbers import texts, tokens
-from frontend.tfs_response import encode_predict
+from frontend.tfs_rest.response import encode_predict
 from shared import errors as E
 from shared.errors import OvmsError
 

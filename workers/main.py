@@ -24,6 +24,7 @@ import numpy as np
 import zmq
 
 from shared import protocol as P
+from shared.child_settings import WorkerSettings
 from shared.errors import (
     DEADLINE_EXCEEDED,
     INTERNAL_ERROR,
@@ -32,7 +33,8 @@ from shared.errors import (
     OV_INTERNAL_INFERENCE_ERROR,
 )
 from shared.lifetime import die_with_parent
-from shared.shm import ALIGN, Segment
+from shared.messages import CANCELLED, INLINE, Attach, InferRequest, InferResult, TensorDesc
+from shared.shm import Segment, aligned
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 
 log = logging.getLogger("ovserve.worker")
@@ -50,24 +52,16 @@ class _Front:
 
 
 class Worker:
-    def __init__(
-        self,
-        index: int,
-        generation: int,
-        run_dir: str,
-        cache_dir: str | None,
-        max_batch: int = 1,
-        batch_delay_us: int = 0,
-        stats_interval_s: float = 10.0,
-    ) -> None:
+    def __init__(self, settings: WorkerSettings, generation: int) -> None:
         from workers import model_host  # imports openvino: only ever inside a worker
 
         self.host = model_host
+        index, run_dir = settings.index, settings.run_dir
         self.index = index
         self.generation = generation
         self.core = model_host.ov.Core()
-        if cache_dir:
-            self.core.set_property({"CACHE_DIR": cache_dir})
+        if settings.cache_dir:
+            self.core.set_property({"CACHE_DIR": settings.cache_dir})
         self.ctx = zmq.Context()
         path = P.worker_path(run_dir, index)
         with contextlib.suppress(FileNotFoundError):
@@ -89,9 +83,9 @@ class Worker:
         self.loads: queue.Queue[tuple[str, int, int, str, dict[str, Any]] | None] = queue.Queue()
         self.done: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stopping = False
-        self.max_batch = max_batch
-        self.batch_delay_s = batch_delay_us / 1e6
-        self.stats = Stats(every_s=stats_interval_s)
+        self.max_batch = settings.max_batch
+        self.batch_delay_s = settings.batch_delay_us / 1e6
+        self.stats = Stats(every_s=settings.stats_interval_s)
         self.loader = threading.Thread(target=self._load_loop, name="loader", daemon=True)
 
     # ---- loading ----------------------------------------------------------------------------
@@ -169,45 +163,45 @@ class Worker:
 
     @staticmethod
     def _error(rid: int, status: Any, details: str = "") -> list[Any]:
-        return [P.RESULT, rid, False, [NAME_OF[status], details]]
+        return InferResult.failure(rid, NAME_OF[status], details).encode()
 
-    def _job(self, front: socket.socket, header: list[Any]) -> Job | list[Any]:
-        """An INFER descriptor as a Job, or the error RESULT that answers it at once."""
-        _, rid, name, version, inc, sent, deadline, arena_name, block, inputs, out_off, out_size = header
-        key = (name, version, inc)
+    def _job(self, front: socket.socket, message: list[Any]) -> Job | list[Any]:
+        """An infer request as a Job, or the encoded error result that answers it at once."""
+        req = InferRequest.decode(message)
+        key = (req.model, req.version, req.instance)
         loaded = self.versions.get(key)
         if loaded is None:
             retired = self.retiring.get(key)
             if retired is None:
-                return self._error(rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+                return self._error(req.rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
             loaded = retired[0]
             self.retiring[key] = (loaded, time.monotonic())
-        if time.time() > deadline:
-            return self._error(rid, DEADLINE_EXCEEDED)  # the front has answered already: drop the work
+        if time.time() > req.deadline:
+            return self._error(req.rid, DEADLINE_EXCEEDED)  # the front has answered already: drop the work
         try:
-            arena = self._arena(arena_name)
-            if arena.buffer[block] == P.CANCELLED:
-                return self._error(rid, DEADLINE_EXCEEDED)  # nobody waits for it any more
-            arrays = [(n, arena.view(off, dt, shape)) for n, off, dt, shape in inputs]
+            arena = self._arena(req.arena)
+            if arena.buffer[req.block] == CANCELLED:
+                return self._error(req.rid, DEADLINE_EXCEEDED)  # nobody waits for it any more
+            arrays = [(t.name, arena.view(t.offset, t.dtype, t.shape)) for t in req.inputs]
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
-            log.warning("request %d: cannot read its tensors: %s", rid, exc)
-            return self._error(rid, INTERNAL_ERROR)
-        return Job(front, rid, key, loaded, arena, arrays, out_off, out_size, sent)
+            log.warning("request %d: cannot read its tensors: %s", req.rid, exc)
+            return self._error(req.rid, INTERNAL_ERROR)
+        return Job(front, req.rid, key, loaded, arena, arrays, req.out_offset, req.out_size, req.sent)
 
     def _result(self, job: Job, outputs: list[np.ndarray]) -> list[Any]:
         """Copy outputs into the job's reserved block (inline when they do not fit)."""
-        descs: list[list[Any]] = []
+        descs: list[TensorDesc] = []
         cursor, end = job.out_offset, job.out_offset + job.out_size
         for out_name, array in zip(job.loaded.output_names, outputs, strict=False):
             n = array.nbytes
             if array.dtype != np.object_ and cursor + n <= end:
                 np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)
-                descs.append([out_name, cursor, array.dtype.str, list(array.shape)])
-                cursor += max(ALIGN, (n + ALIGN - 1) & ~(ALIGN - 1))
+                descs.append(TensorDesc(out_name, cursor, array.dtype.str, list(array.shape)))
+                cursor += aligned(n)
             else:
                 data = np.ascontiguousarray(array).tobytes()
-                descs.append([out_name, P.INLINE, array.dtype.str, list(array.shape), data])
-        return [P.RESULT, job.rid, True, descs]
+                descs.append(TensorDesc(out_name, INLINE, array.dtype.str, list(array.shape), data))
+        return InferResult(job.rid, descs).encode()
 
     def _run(self, jobs: list[Job]) -> list[list[Any]]:
         """One inference for the group (or one each, when outputs cannot be split back)."""
@@ -258,7 +252,8 @@ class Worker:
 
     def _attach(self, front: socket.socket, header: list[Any]) -> bool:
         """The connection's first message: serve it only if it names this process's generation."""
-        if isinstance(header, list) and header[:2] == [P.ATTACH, self.generation]:
+        attach = Attach.decode(header)
+        if attach is not None and attach.generation == self.generation:
             state = self.fronts.get(front)
             if state is not None:  # not closed by the read that brought this
                 state.attached = True
@@ -391,22 +386,14 @@ class Worker:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ovserve-worker")
-    p.add_argument("--index", type=int, required=True)
-    p.add_argument("--cpus", required=True)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--log-level", default="INFO")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--supervisor-pid", type=int, required=True)
+    p.add_argument("--settings", required=True, help="WorkerSettings as JSON")
     p.add_argument("--generation", type=int, default=1)
-    p.add_argument("--max-batch", type=int, default=1)
-    p.add_argument("--batch-delay-us", type=int, default=0)
-    p.add_argument("--stats-interval", type=float, default=10.0)
     a = p.parse_args(argv)
-    die_with_parent(a.supervisor_pid)
-    cpus = {int(c) for c in a.cpus.split(",")}
-    os.sched_setaffinity(0, cpus)  # before openvino starts its threads
+    settings = WorkerSettings.from_arg(a.settings)
+    die_with_parent(settings.supervisor_pid)
+    os.sched_setaffinity(0, set(settings.cpus))  # before openvino starts its threads
     logging.basicConfig(
-        level=getattr(logging, a.log_level if a.log_level != "TRACE" else "DEBUG", logging.INFO),
-        format=f"[%(asctime)s][worker {a.index}][%(levelname)s] %(message)s",
+        level=getattr(logging, settings.python_log_level(), logging.INFO),
+        format=f"[%(asctime)s][worker {settings.index}][%(levelname)s] %(message)s",
     )
-    return Worker(a.index, a.generation, a.run_dir, a.cache_dir, a.max_batch, a.batch_delay_us, a.stats_interval).run()
+    return Worker(settings, a.generation).run()

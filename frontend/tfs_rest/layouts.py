@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
+from frontend.table import VersionStatus
 from shared.signature import Signature, TensorSpec, dim_metadata, tf_dtype
-from shared.states import ErrorCode, State
 
 
 def proto_json(value: Any, level: int = 0) -> str:
@@ -37,9 +37,6 @@ def proto_json(value: Any, level: int = 0) -> str:
 
 def _s(text: str) -> str:
     return orjson.dumps(text).decode()
-
-
-VersionStatus = tuple[int, State, ErrorCode]
 
 
 def model_status(versions: list[VersionStatus]) -> str:
@@ -95,11 +92,6 @@ def model_metadata(name: str, version: int, signature: Signature) -> str:
         },
     }
     return proto_json(doc) + "\n"
-
-
-def error_body(message: str) -> bytes:
-    """Drogon-era error body: compact ``{"error":"<escaped message>"}``."""
-    return b'{"error":' + orjson.dumps(message) + b"}"
 
 
 def config_error_body(message: str) -> bytes:

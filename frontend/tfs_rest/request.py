@@ -1,5 +1,5 @@
 """TFS predict body -> numpy arrays, with OVMS's parsing rules and error texts
-(reference ovms.md 1.6).
+(reference ovms.md 1.6); the body's scan, depth limit and 412s are ``frontend.json_body``'s.
 
 Hot path: orjson parses, then each tensor goes through one ``np.array`` call and one cast.
 The strict per-element walk runs only when the body contains ``true``, ``false`` or ``null``
@@ -12,21 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 
-from frontend import fast_decode
-from frontend.json_syntax import describe_error
+from frontend.json_body import MAX_DEPTH, Scan, load_json, scan
+from frontend.tfs_rest import fast_decode
 from shared import errors as E
 from shared.errors import OvmsError, Status
 from shared.signature import TensorSpec
 
-MAX_DEPTH = 100  # OVMS 2026's limit; --max_json_depth changes it
-# One C-speed pass keeps only what the checks below need: brackets (nesting depth), quotes and
-# backslashes (are there string values?), and the letters of true/false/null (which numpy would
-# silently turn into numbers). Deleting the rest keeps every such token contiguous.
-_KEPT = b'[]{}"\\aeflnrstu'
-_DROP = bytes(b for b in range(256) if b not in _KEPT)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _UNTYPED_INT = np.dtype(np.int32)  # dtype guessed for inputs the model does not have
 _UNTYPED_FLOAT = np.dtype(np.float32)
 
@@ -35,74 +27,6 @@ _UNTYPED_FLOAT = np.dtype(np.float32)
 class PredictRequest:
     row: bool  # "instances" (row) or "inputs" (column)
     inputs: dict[str, np.ndarray]
-
-
-@dataclass(slots=True)
-class _Scan:
-    literals: bool  # may hold true/false/null
-    quotes: int
-    escapes: bool
-    arrays: int
-
-
-def _scan(body: bytes, max_depth: int = MAX_DEPTH) -> _Scan:
-    """Depth limit (500 past 100 levels, as OVMS 2026) and what the fast path must know."""
-    kept = body.translate(None, _DROP)
-    brackets = kept.translate(None, _NOT_BRACKETS)
-    if len(brackets) > max_depth:
-        depth = deepest = 0
-        for ch in brackets:
-            if ch == 0x5B or ch == 0x7B:
-                depth += 1
-                if depth > deepest:
-                    deepest = depth
-            else:
-                depth -= 1
-        if deepest > max_depth and (b'"' not in kept or _nesting_exact(body, max_depth)):
-            raise OvmsError(E.JSON_NESTING_DEPTH_EXCEEDED)
-    literals = b"true" in kept or b"false" in kept or b"null" in kept
-    return _Scan(literals, kept.count(b'"'), b"\\" in kept, brackets.count(b"["))
-
-
-def _nesting_exact(body: bytes, limit: int) -> bool:
-    """Depth outside strings: only for bodies whose strings might hold brackets."""
-    depth, in_string, escaped = 0, False, False
-    for ch in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == 0x5C:
-                escaped = True
-            elif ch == 0x22:
-                in_string = False
-        elif ch == 0x22:
-            in_string = True
-        elif ch in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return True
-        elif ch in (0x5D, 0x7D):
-            depth -= 1
-    return False
-
-
-def load_json(body: bytes) -> Any:
-    """Parse a body as OVMS does: 412 with rapidjson's message (the depth is checked first)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    found = describe_error(body)
-    if found is None:
-        # valid for rapidjson but not for orjson: integers past 64 bits, or bad UTF-8
-        import json
-
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            found = ("Invalid encoding in string.", 0)
-    message, offset = found
-    raise OvmsError(E.JSON_INVALID, f"Error: {message} Offset: {offset}")
 
 
 def _is_b64(value: Any) -> bool:
@@ -188,9 +112,9 @@ def _single_input(inputs: tuple[TensorSpec, ...]) -> TensorSpec:
 
 
 def parse_predict(body: bytes, inputs: tuple[TensorSpec, ...], max_depth: int = MAX_DEPTH) -> PredictRequest:
-    scan = _scan(body, max_depth)
-    if not scan.literals and not scan.escapes:
-        fast = fast_decode.decode(body, inputs, scan.quotes, scan.arrays)
+    info = scan(body, max_depth)
+    if not info.literals and not info.escapes:
+        fast = fast_decode.decode(body, inputs, info.quotes, info.arrays)
         if fast is not None:
             return PredictRequest(*fast)
     doc = load_json(body)
@@ -201,8 +125,8 @@ def parse_predict(body: bytes, inputs: tuple[TensorSpec, ...], max_depth: int = 
         raise OvmsError(E.REST_PREDICT_UNKNOWN_ORDER)
     specs = {t.name: t for t in inputs}
     if has_instances:
-        return PredictRequest(True, _parse_row(doc["instances"], inputs, specs, scan, doc))
-    return PredictRequest(False, _parse_column(doc["inputs"], inputs, specs, scan, doc))
+        return PredictRequest(True, _parse_row(doc["instances"], inputs, specs, info, doc))
+    return PredictRequest(False, _parse_column(doc["inputs"], inputs, specs, info, doc))
 
 
 def _key_quotes(doc: dict[str, Any], *inner: Any) -> int:
@@ -214,12 +138,12 @@ def _key_quotes(doc: dict[str, Any], *inner: Any) -> int:
     return n
 
 
-def _plain(scan: _Scan, quotes: int) -> bool:
+def _plain(scan: Scan, quotes: int) -> bool:
     return not scan.literals and not scan.escapes and scan.quotes == quotes
 
 
 def _parse_row(
-    instances: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: _Scan, doc: dict[str, Any]
+    instances: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: Scan, doc: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     strict = scan.literals
     err = E.REST_COULD_NOT_PARSE_INSTANCE
@@ -254,7 +178,7 @@ def _parse_row(
 
 
 def _parse_column(
-    value: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: _Scan, doc: dict[str, Any]
+    value: Any, inputs: tuple[TensorSpec, ...], specs: dict[str, TensorSpec], scan: Scan, doc: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     err = E.REST_COULD_NOT_PARSE_INPUT
     strict = scan.literals

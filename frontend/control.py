@@ -1,0 +1,72 @@
+"""A front's control channel: the DEALER to the supervisor's ROUTER. Routing tables come in
+(applied to the data plane and the dispatcher), config reloads go out and their answers back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from frontend.dataplane import DataPlane
+from frontend.dispatch import Dispatcher
+from frontend.table import RoutingTable
+from shared import errors as E
+from shared import protocol as P
+
+log = logging.getLogger("ovserve.front")
+RELOAD_TIMEOUT_S = 600.0
+
+
+class Control:
+    def __init__(self, ctx: zmq.asyncio.Context, run_dir: str, dataplane: DataPlane, dispatcher: Dispatcher) -> None:
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(P.supervisor_endpoint(run_dir))
+        self.dataplane = dataplane
+        self.dispatcher = dispatcher
+        self.reloads: dict[int, asyncio.Future[tuple[int, str | None]]] = {}
+        self.next_id = 0
+        self.first_table = asyncio.Event()
+
+    async def hello(self, index: int, arena: str) -> None:
+        await self.sock.send(P.pack({"t": P.HELLO, "role": "front", "front": index, "arena": arena}))
+
+    async def run(self) -> None:
+        while True:
+            data = await self.sock.recv()
+            try:
+                self._on_message(P.unpack(data))
+            except Exception:  # keep listening: the next table repairs what this one could not
+                log.exception("bad control message")
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        if msg["t"] == P.TABLE:
+            table = RoutingTable.from_wire(msg["table"])
+            if table.generation >= self.dataplane.table.generation or not self.first_table.is_set():
+                self.dataplane.table = table
+                self.dispatcher.set_workers(table.workers)
+                self.first_table.set()
+        elif msg["t"] == P.RELOAD_RESULT:
+            fut = self.reloads.pop(msg["id"], None)
+            if fut is not None and not fut.done():
+                fut.set_result((msg["http"], msg["error"]))
+
+    async def reload(self) -> tuple[int, str | None]:
+        """Ask the supervisor to reload; (HTTP code, error message or None)."""
+        self.next_id += 1
+        rid = self.next_id
+        fut: asyncio.Future[tuple[int, str | None]] = asyncio.get_running_loop().create_future()
+        self.reloads[rid] = fut
+        await self.sock.send(P.pack({"t": P.RELOAD, "id": rid}))
+        try:
+            return await asyncio.wait_for(fut, RELOAD_TIMEOUT_S)
+        except TimeoutError:
+            return E.INTERNAL_ERROR.http, E.INTERNAL_ERROR.message
+        finally:
+            self.reloads.pop(rid, None)
+
+    def close(self) -> None:
+        self.sock.close(linger=0)

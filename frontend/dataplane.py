@@ -1,0 +1,109 @@
+"""The front's protocol-neutral data plane: what every protocol adapter (TFS REST, KServe REST,
+later gRPC) asks of the server, in numpy tensors and ``OvmsError``s. It knows no JSON and no HTTP.
+
+Policy that lives here and nowhere else: OVMS's version resolution, waiting (up to 10 s) for a
+version that is still loading, validation against the signature, dispatch to a worker, and one
+retry on the new default version when the one a request was sent to retired meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from frontend.dispatch import Dispatcher
+from frontend.table import RoutingTable, VersionEntry, unavailable_error
+from frontend.validation import Declared, validate
+from shared import errors as E
+from shared.errors import OvmsError
+from shared.signature import Signature, TensorSpec, precision_of_numpy
+from shared.states import ErrorCode, State
+
+WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
+WAIT_POLL_S = 0.1
+
+Reload = Callable[[], Awaitable[tuple[int, str | None]]]
+
+
+@dataclass(slots=True)
+class InferOutcome:
+    version: int  # the version that answered (the default may have moved on meanwhile)
+    outputs: list[tuple[str, np.ndarray]]
+
+
+class DataPlane:
+    def __init__(self, dispatcher: Dispatcher, reload: Reload) -> None:
+        self.table = RoutingTable()
+        self.active = 0  # requests being handled, for the graceful drain
+        self.dispatcher = dispatcher
+        self._reload = reload
+
+    # ---- server and model state -------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """The initial loading has finished (OVMS: ready for the rest of the server's life)."""
+        return self.table.ready
+
+    def resolve(self, name: str, version: int) -> VersionEntry:
+        return self.table.resolve(name, version)
+
+    def available(self, name: str, version: int) -> VersionEntry:
+        """The entry, AVAILABLE and with a signature, or the error OVMS answers for it."""
+        entry = self.table.resolve(name, version)
+        if entry.state != State.AVAILABLE or entry.signature is None:
+            raise unavailable_error(entry)
+        return entry
+
+    def available_versions(self, name: str) -> list[int]:
+        return sorted(v for v, e in self.table.models.get(name, {}).items() if e.state == State.AVAILABLE)
+
+    async def wait_available(self, name: str, version: int) -> VersionEntry:
+        """Resolve, waiting up to 10 s for a version that is still loading (as OVMS does)."""
+        entry = self.table.resolve(name, version)
+        deadline = time.monotonic() + WAIT_FOR_LOADED_S
+        while entry.state != State.AVAILABLE or not entry.workers or entry.signature is None:
+            if entry.state in (State.UNLOADING, State.END) or entry.error != ErrorCode.OK:
+                raise unavailable_error(entry)
+            if time.monotonic() >= deadline:
+                raise unavailable_error(entry)
+            await asyncio.sleep(WAIT_POLL_S)
+            entry = self.table.resolve(name, version)
+        return entry
+
+    # ---- inference ----------------------------------------------------------------------------
+    async def infer(
+        self,
+        name: str,
+        version: int,
+        entry: VersionEntry,
+        inputs: Mapping[str, np.ndarray],
+        declared: Mapping[str, Declared] | None = None,
+        precision_name: Callable[[np.dtype], str] = precision_of_numpy,
+    ) -> InferOutcome:
+        """Validate ``inputs`` against ``entry`` (from ``wait_available``) and run them.
+        ``declared``: shapes the protocol states apart from the data (KServe), checked as OVMS
+        does; ``precision_name``: how the protocol names a request's dtype in messages."""
+
+        def checked(signature: Signature | None) -> list[tuple[TensorSpec, np.ndarray]]:
+            assert signature is not None
+            return validate(inputs, signature, declared, precision_name)
+
+        try:
+            return InferOutcome(entry.version, await self.dispatcher.infer(name, entry, checked(entry.signature)))
+        except OvmsError as exc:
+            # the default version moved on while this request travelled: serve it with the new one
+            if version or exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
+                raise
+            newer = await self.wait_available(name, 0)
+            if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
+                raise
+            return InferOutcome(newer.version, await self.dispatcher.infer(name, newer, checked(newer.signature)))
+
+    # ---- configuration ------------------------------------------------------------------------
+    async def reload_config(self) -> tuple[int, str | None]:
+        """Ask the supervisor to reload: (HTTP-style code, error message or None)."""
+        return await self._reload()

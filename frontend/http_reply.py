@@ -1,0 +1,27 @@
+"""What a REST endpoint of either dialect answers, and the error body both dialects share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from frontend.routing import Route
+
+Headers = Mapping[str, str]  # looked up by lower-case name (Sanic's headers are case-insensitive)
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # beyond the JSON and CORS ones every answer has
+
+
+def error_body(message: str) -> bytes:
+    """Drogon-era error body: compact ``{"error":"<escaped message>"}``."""
+    return b'{"error":' + orjson.dumps(message) + b"}"
+
+
+Endpoint = Callable[[Route, Headers, bytes], Awaitable[Reply]]

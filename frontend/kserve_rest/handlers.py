@@ -1,0 +1,97 @@
+"""KServe v2 REST endpoints on the data plane: health, server and model metadata, model ready,
+infer (JSON and the binary extension), with OVMS's codes and texts (ovms.md 3, wave2.md 5)."""
+
+from __future__ import annotations
+
+from frontend.dataplane import DataPlane
+from frontend.http_reply import Endpoint, Headers, Reply
+from frontend.kserve_rest import response
+from frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
+from frontend.routing import Route
+from frontend.table import VersionEntry, unavailable_error
+from shared import errors as E
+from shared.errors import OvmsError
+from shared.signature import kserve_of_numpy
+from shared.states import State
+
+_HEADER_LENGTH = HEADER_LENGTH.encode()
+
+
+class KServeRest:
+    def __init__(self, dataplane: DataPlane, max_json_depth: int) -> None:
+        self.dp = dataplane
+        self.max_json_depth = max_json_depth
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        return {
+            "kfs_live": self.live,
+            "kfs_ready": self.ready,
+            "kfs_server_metadata": self.server_metadata,
+            "kfs_model_ready": self.model_ready,
+            "kfs_model_metadata": self.model_metadata,
+            "kfs_infer": self.infer,
+        }
+
+    async def live(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        return Reply(200, b"")
+
+    async def ready(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        if not self.dp.ready:
+            raise OvmsError(E.SERVER_NOT_READY)
+        return Reply(200, b"")
+
+    async def server_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        return Reply(200, response.server_metadata())
+
+    def _described(self, r: Route) -> VersionEntry:
+        """The version ready/metadata describe: an explicit one, or the highest AVAILABLE
+        (none: 404 ``version is not found``, as OVMS's default-version lookup)."""
+        entry = self.dp.resolve(r.model, r.version)
+        if entry.state == State.AVAILABLE and entry.signature is not None:
+            return entry
+        if not r.version:
+            raise OvmsError(E.MODEL_VERSION_MISSING)
+        raise unavailable_error(entry)
+
+    async def model_ready(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        try:
+            self._described(r)
+        except OvmsError as exc:
+            if exc.status is E.MODEL_VERSION_NOT_LOADED_ANYMORE:
+                raise OvmsError(E.MODEL_VERSION_NOT_LOADED_YET) from None  # OVMS: not AVAILABLE
+            raise
+        return Reply(200, b"")
+
+    async def model_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        entry = self._described(r)
+        assert entry.signature is not None
+        versions = sorted({*self.dp.available_versions(r.model), entry.version})
+        return Reply(200, response.model_metadata(r.model, versions, entry.signature))
+
+    async def infer(self, r: Route, headers: Headers, body: bytes) -> Reply:
+        request = parse_infer(body, header_length(headers), self.max_json_depth)  # before the model
+        try:
+            entry = await self.dp.wait_available(r.model, r.version)
+        except OvmsError as exc:
+            if exc.status is E.MODEL_NAME_MISSING:  # OVMS looks for a DAG, then a MediaPipe graph
+                raise OvmsError(E.MEDIAPIPE_DEFINITION_NAME_MISSING) from None
+            raise
+        assert entry.signature is not None
+        if request.count != len(request.inputs):  # a name listed twice
+            detail = f"Expected: {len(entry.signature.inputs)}; Actual: {request.count}"
+            raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
+        outcome = await self.dp.infer(
+            r.model, r.version, entry, request.inputs, request.declared, precision_name=kserve_of_numpy
+        )
+        text, tails = response.encode_infer(
+            r.model, outcome.version, request.id, outcome.outputs, _binary_outputs(request)
+        )
+        if not tails:
+            return Reply(200, text)
+        return Reply(200, b"".join([text, *tails]), ((_HEADER_LENGTH, str(len(text)).encode()),))
+
+
+def _binary_outputs(request: InferRequestV2) -> set[str]:
+    """Outputs sent as binary: a listed output whose own ``binary_data`` says so, or that the
+    request-level ``binary_data_output`` covers (OVMS: only listed outputs are binary)."""
+    return {o.name for o in request.outputs if (o.binary if o.binary is not None else request.binary_output)}

@@ -1,0 +1,111 @@
+"""The base of every front process (gunicorn's worker base, in spirit): what an HTTP front and a
+gRPC front share. ``run`` sets up the process (logging, parent watch), the shared-memory arena,
+the dispatcher to the workers, the data plane and the control channel; waits for the first
+routing table; lets the subclass serve; and on SIGTERM stops accepting, drains in-flight
+requests for the grace period, and releases everything."""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import asyncio
+import logging
+import os
+import signal
+
+import uvloop
+import zmq.asyncio
+
+from frontend.control import Control
+from frontend.dataplane import DataPlane
+from frontend.dispatch import Dispatcher
+from shared.child_settings import FrontSettings
+from shared.lifetime import die_with_parent
+from shared.shm import Segment, segment_name
+
+log = logging.getLogger("ovserve.front")
+DRAIN_POLL_S = 0.05
+
+
+class FrontProcess(abc.ABC):
+    kind = "front"
+
+    def __init__(self, settings: FrontSettings, generation: int) -> None:
+        self.settings = settings
+        self.generation = generation
+
+    # ---- what a protocol's front provides ------------------------------------------------------
+    @abc.abstractmethod
+    async def start_serving(self) -> None:
+        """Start accepting on the inherited listening sockets (``settings.listen_fds``)."""
+
+    @abc.abstractmethod
+    async def stop_accepting(self) -> None:
+        """Accept no new connections; requests in progress go on."""
+
+    @abc.abstractmethod
+    def open_connections(self) -> int:
+        """Connections still open; an idle keep-alive one should be closed by this call."""
+
+    @abc.abstractmethod
+    async def abort(self) -> None:
+        """The grace period is over: drop what is left."""
+
+    # ---- the process ----------------------------------------------------------------------------
+    def run(self) -> int:
+        die_with_parent(self.settings.supervisor_pid)
+        logging.basicConfig(
+            level=getattr(logging, self.settings.python_log_level(), logging.INFO),
+            format=f"[%(asctime)s][{self.kind} {self.settings.index}][%(levelname)s] %(message)s",
+        )
+        return uvloop.run(self._main())
+
+    async def _main(self) -> int:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        arena_name = segment_name(s.supervisor_pid, f"front{s.index}-g{self.generation}")
+        self.arena = Segment(arena_name, s.arena_bytes, create=True)
+        ctx = zmq.asyncio.Context()
+        self.dispatcher = Dispatcher(self.arena, s.run_dir, s.request_timeout_s, s.max_queue_per_worker)
+        self.dataplane = DataPlane(self.dispatcher, self._reload)
+        self.control = Control(ctx, s.run_dir, self.dataplane, self.dispatcher)
+        control_task = loop.create_task(self.control.run())
+        try:
+            await self.control.hello(s.index, arena_name)
+            await self.control.first_table.wait()
+            await self.start_serving()
+            stop = asyncio.Event()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+            log.info("%s %d ready (pid %d)", self.kind, s.index, os.getpid())
+            await stop.wait()
+            await self._drain(loop)
+        finally:
+            control_task.cancel()
+            await asyncio.gather(control_task, return_exceptions=True)
+            self.control.close()
+            self.dispatcher.close()
+            ctx.term()
+            self.arena.unlink()
+        return 0
+
+    async def _reload(self) -> tuple[int, str | None]:
+        return await self.control.reload()
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        await self.stop_accepting()
+        deadline = loop.time() + self.settings.shutdown_grace_s
+        while loop.time() < deadline:
+            open_now = self.open_connections()
+            if not open_now and not self.dataplane.active and not self.dispatcher.pending:
+                break
+            await asyncio.sleep(DRAIN_POLL_S)
+        await self.abort()
+
+
+def main(front_class: type[FrontProcess], argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=f"ovserve-{front_class.kind}")
+    p.add_argument("--settings", required=True, help="FrontSettings as JSON")
+    p.add_argument("--generation", type=int, default=1)
+    args = p.parse_args(argv)
+    return front_class(FrontSettings.from_arg(args.settings), args.generation).run()

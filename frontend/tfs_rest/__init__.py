@@ -1,0 +1,1 @@
+"""TensorFlow Serving REST dialect of OVMS (``/v1/...``) and the config endpoints."""

@@ -1,0 +1,65 @@
+"""What the supervisor hands each child process, as typed objects: one JSON argument each way,
+the same field names on both sides (built from ``ovserve.settings.Settings`` in one place)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+
+@dataclass(frozen=True)
+class ChildSettings:
+    """Fields every child has: who it is and where its peers are."""
+
+    index: int
+    run_dir: str
+    supervisor_pid: int
+    log_level: str = "INFO"
+
+    def to_arg(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_arg(cls, text: str) -> Self:
+        data: dict[str, Any] = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**data)
+
+    def python_log_level(self) -> str:
+        return "DEBUG" if self.log_level == "TRACE" else self.log_level
+
+
+@dataclass(frozen=True)
+class FrontSettings(ChildSettings):
+    """A front process (HTTP today; a gRPC front takes the same)."""
+
+    listen_fds: tuple[int, ...] = ()
+    arena_bytes: int = 256 * 1024**2
+    max_body_bytes: int = 1024**3
+    max_json_depth: int = 100
+    request_timeout_s: float = 60.0
+    shutdown_grace_s: float = 10.0
+    max_queue_per_worker: int = 512
+    single_model: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list
+
+
+@dataclass(frozen=True)
+class WorkerSettings(ChildSettings):
+    """A worker process: its CPU set and its inference options."""
+
+    cpus: tuple[int, ...] = field(default_factory=tuple)
+    cache_dir: str | None = None
+    max_batch: int = 1
+    batch_delay_us: int = 0
+    stats_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpus", tuple(self.cpus))
