@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.load import OUT, Proc, body_for, cpu_model, ensure_wrk, make_models, ovserve_argv, run_wrk
+from bench.harness import OUT, READY_PATH, Proc, body_for, cpu_model, ensure_wrk, make_models, ovserve_argv, run_wrk
 from tests.server_util import free_port
 
 
@@ -42,7 +42,7 @@ def main() -> None:
         server_cpus, rest = allowed[:n], allowed[n:]
         port = free_port()
         argv = ovserve_argv(a.model, model_dir, port)
-        proc = Proc(argv, port, "/v1/config", os.path.join(OUT, f"scaling-{n}.log"), cpus=server_cpus)
+        proc = Proc(argv, port, READY_PATH, os.path.join(OUT, f"scaling-{n}.log"), cpus=server_cpus)
         try:
             url = f"http://127.0.0.1:{port}/v1/models/{a.model}:predict"
             rate, p50, p99, errors = run_wrk(url, body, a.concurrency, a.duration, cpus=rest or None)
