@@ -195,16 +195,19 @@ def _request_array(shape: list[int]) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 
-def kserve_bodies(name: str, input_name: str, shape: list[int]) -> tuple[str, tuple[str, int]]:
+def kserve_bodies(name: str, input_name: str, output_name: str, shape: list[int]) -> tuple[str, tuple[str, int]]:
     """KServe v2 infer bodies of the same tensor as ``body_for``: JSON (``data`` nested as
     ``tolist`` writes it, which is what clients send), and the binary extension (JSON part, then
-    the raw little-endian floats) with its JSON part's length."""
+    the raw little-endian floats; the output asked for in binary too, as tritonclient does by
+    default) with its JSON part's length."""
     x = _request_array(shape)
     tensor = {"name": input_name, "shape": shape, "datatype": "FP32"}
     json_path = os.path.join(OUT, f"{name}.v2.json")
     with open(json_path, "w") as f:
         json.dump({"inputs": [{**tensor, "data": x.tolist()}]}, f)
-    head = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": x.nbytes}}]}).encode()
+    binary_in = {**tensor, "parameters": {"binary_data_size": x.nbytes}}
+    binary_out = {"name": output_name, "parameters": {"binary_data": True}}
+    head = json.dumps({"inputs": [binary_in], "outputs": [binary_out]}).encode()
     binary_path = os.path.join(OUT, f"{name}.v2.bin")
     with open(binary_path, "wb") as f:
         f.write(head + x.tobytes())

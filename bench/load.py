@@ -45,7 +45,7 @@ from bench.harness import (
 )
 from tests.server_util import free_port
 
-INPUT_NAMES = {"dummy": "b", "dyn": "b", "cnn": "x"}
+TENSOR_NAMES = {"dummy": ("b", "a"), "dyn": ("b", "a"), "cnn": ("x", "probs")}  # (input, output)
 
 
 @dataclass
@@ -78,7 +78,7 @@ def ovserve_points(label: str, name: str, tfs: str, v2: tuple[str, tuple[str, in
 def plan_servers(a: argparse.Namespace, name: str, model_dir: str, fronts: int) -> list[ServerRun]:
     shape = make_models()[name][1]
     tfs = body_for(name, shape)
-    v2 = kserve_bodies(name, INPUT_NAMES[name], shape) if "v2" in a.protocols else None
+    v2 = kserve_bodies(name, *TENSOR_NAMES[name], shape) if "v2" in a.protocols else None
     port = free_port()
     argv = [*ovserve_argv(name, model_dir, port, fronts), *a.extra.split()]
     if a.workers:

@@ -4,11 +4,24 @@ so no state, thread or start method leaks from the supervisor into it."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
+from ovserve.settings import Settings
+from shared.child_settings import FrontSettings, WorkerSettings
+from shared.shm import available_bytes
+
+log = logging.getLogger("ovserve.supervisor")
+MIN_ARENA_BYTES = 8 * 1024 * 1024
+BACKOFF_S = (0.5, 1, 2, 4, 8, 16, 30)
+CRASH_WINDOW_S = 60.0
+MAX_CRASHES = 5
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,6 +46,25 @@ class Child:
             env=env,
         )
 
+    def record_death(self, now: float) -> bool:
+        """An unexpected exit: plan the restart (at once the first time in a minute, then with
+        backoff). True when it keeps dying (more than MAX_CRASHES in CRASH_WINDOW_S)."""
+        self.failures = [t for t in self.failures if now - t < CRASH_WINDOW_S] + [now]
+        delay = BACKOFF_S[min(len(self.failures) - 1, len(BACKOFF_S) - 1)]
+        failing = len(self.failures) > MAX_CRASHES
+        if failing:
+            delay = BACKOFF_S[-1]
+            log.error(
+                "%s %d keeps dying (%d times in %.0f s); next try in %.0f s",
+                self.role,
+                self.index,
+                len(self.failures),
+                CRASH_WINDOW_S,
+                delay,
+            )
+        self.next_start = now + (0 if len(self.failures) == 1 else delay)
+        return failing
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -50,3 +82,72 @@ class Child:
             return True
         except subprocess.TimeoutExpired:
             return False
+
+
+def fit_arenas(s: Settings) -> bool:
+    """Shrink the per-front arenas to what /dev/shm can hold (docker gives 64 MiB)."""
+    free = available_bytes()
+    if s.front_processes * s.arena_bytes <= free:
+        return True
+    fitted = int(free * 0.8) // s.front_processes
+    if fitted < MIN_ARENA_BYTES:
+        log.error(
+            "only %d MiB free in shared memory for %d fronts; give the container more (--shm-size)",
+            free >> 20,
+            s.front_processes,
+        )
+        return False
+    log.warning(
+        "shared memory has %d MiB free: arena per front lowered from %d to %d MiB",
+        free >> 20,
+        s.arena_bytes >> 20,
+        fitted >> 20,
+    )
+    s.arena_bytes = fitted
+    return True
+
+
+def make_children(
+    s: Settings, run_dir: str, supervisor_pid: int, listeners: list[socket.socket]
+) -> tuple[list[Child], list[Child]]:
+    """(workers, fronts), not started: each with the typed settings of its role."""
+    workers, fronts = [], []
+    common = {"run_dir": run_dir, "supervisor_pid": supervisor_pid, "log_level": s.log_level}
+    for i, cpus in enumerate(s.worker_cpu_sets):
+        worker = WorkerSettings(
+            index=i,
+            **common,
+            cpus=tuple(cpus),
+            cache_dir=s.cache_dir,
+            max_batch=s.max_batch,
+            batch_delay_us=s.batch_delay_us,
+            stats_interval_s=s.stats_interval_s,
+        )
+        workers.append(Child("worker", i, ["workers", "--settings", worker.to_arg()]))
+    fds = tuple(sock.fileno() for sock in listeners)
+    for i in range(s.front_processes):
+        front = FrontSettings(
+            index=i,
+            **common,
+            listen_fds=fds,
+            arena_bytes=s.arena_bytes,
+            max_body_bytes=s.max_body_bytes,
+            max_json_depth=s.max_json_depth,
+            request_timeout_s=s.request_timeout_s,
+            shutdown_grace_s=s.shutdown_grace_s,
+            max_queue_per_worker=s.max_queue_per_worker,
+            single_model=s.config_path is None,
+        )
+        fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
+    return workers, fronts
+
+
+def stop_all(children: list[Child], grace_s: float) -> None:
+    """SIGTERM every child, wait up to ``grace_s`` for all of them, SIGKILL the rest."""
+    for child in children:
+        child.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        if not child.wait(max(0.1, deadline - time.monotonic())):
+            child.signal(signal.SIGKILL)
+            child.wait(5)

@@ -6,63 +6,29 @@ Signal handlers only set flags; all work happens in the main loop (gunicorn's ar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 
-from ovserve.processes import Child
+from ovserve.config_source import ConfigSource
+from ovserve.listeners import bind_listeners
+from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
+from ovserve.reload_ticket import ReloadTicket
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
 from shared import errors as E
 from shared import protocol as P
-from shared.child_settings import FrontSettings, WorkerSettings
-from shared.config_file import SchemaError, parse_config
-from shared.shm import available_bytes, remove_owned, remove_stale, run_dir, unlink_segment
+from shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
 SHUTDOWN_GRACE_S = 10.0
-BACKOFF_S = (0.5, 1, 2, 4, 8, 16, 30)
-CRASH_WINDOW_S = 60.0
-MAX_CRASHES = 5
-MIN_ARENA_BYTES = 8 * 1024 * 1024
-CONFIG_READ_ATTEMPTS = 3  # as OVMS: up to 3 reads, 10 ms apart
-
-
-@dataclass
-class ReloadTicket:
-    """One reload in progress: answered once every load and unload it caused has settled."""
-
-    requesters: list[tuple[bytes, int]] = field(default_factory=list)
-    error: E.Status | None = None
-    changed: bool = False
-    config_changed: bool = False
-    started: list[int] = field(default_factory=list)  # instances whose load this reload ordered
-    announced: bool = False  # RELOADING=1 was sent: READY=1 follows when answered
-
-
-def _bind_listeners(host_list: str, port: int) -> list[socket.socket]:
-    socks = []
-    for host in [h.strip() for h in host_list.split(",") if h.strip()]:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, _, _, _, addr = infos[0]
-        s = socket.socket(family, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind(addr)
-        s.listen(1024)
-        s.set_inheritable(True)
-        socks.append(s)
-    return socks
 
 
 class Supervisor:
@@ -80,8 +46,7 @@ class Supervisor:
         self.reload_requested = False
         self.published_gen = -1
         self.reloads: list[ReloadTicket] = []
-        self.config_digest: bytes | None = None
-        self.config_failed = False
+        self.config = ConfigSource(settings.config_path or "")
         self.last_poll = time.monotonic()
         self.notify = Notifier()
         self.serving = False
@@ -99,58 +64,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, reload)
 
     # ---- children ---------------------------------------------------------------------------
-    def _fit_arenas(self) -> bool:
-        """Shrink the per-front arenas to what /dev/shm can hold (docker gives 64 MiB)."""
-        s = self.settings
-        free = available_bytes()
-        if s.front_processes * s.arena_bytes <= free:
-            return True
-        fitted = int(free * 0.8) // s.front_processes
-        if fitted < MIN_ARENA_BYTES:
-            log.error(
-                "only %d MiB free in shared memory for %d fronts; give the container more (--shm-size)",
-                free >> 20,
-                s.front_processes,
-            )
-            return False
-        log.warning(
-            "shared memory has %d MiB free: arena per front lowered from %d to %d MiB",
-            free >> 20,
-            s.arena_bytes >> 20,
-            fitted >> 20,
-        )
-        s.arena_bytes = fitted
-        return True
-
     def _make_children(self, listeners: list[socket.socket]) -> None:
-        s = self.settings
-        common = {"run_dir": self.run_dir, "supervisor_pid": self.pid, "log_level": s.log_level}
-        for i, cpus in enumerate(s.worker_cpu_sets):
-            worker = WorkerSettings(
-                index=i,
-                **common,
-                cpus=tuple(cpus),
-                cache_dir=s.cache_dir,
-                max_batch=s.max_batch,
-                batch_delay_us=s.batch_delay_us,
-                stats_interval_s=s.stats_interval_s,
-            )
-            self.workers.append(Child("worker", i, ["workers", "--settings", worker.to_arg()]))
-        fds = tuple(sock.fileno() for sock in listeners)
-        for i in range(s.front_processes):
-            front = FrontSettings(
-                index=i,
-                **common,
-                listen_fds=fds,
-                arena_bytes=s.arena_bytes,
-                max_body_bytes=s.max_body_bytes,
-                max_json_depth=s.max_json_depth,
-                request_timeout_s=s.request_timeout_s,
-                shutdown_grace_s=s.shutdown_grace_s,
-                max_queue_per_worker=s.max_queue_per_worker,
-                single_model=s.config_path is None,
-            )
-            self.fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
+        self.workers, self.fronts = make_children(self.settings, self.run_dir, self.pid, listeners)
 
     def _send(self, ident: bytes, message: dict[str, Any]) -> None:
         self.router.send_multipart([ident, P.pack(message)])
@@ -180,21 +95,8 @@ class Supervisor:
                 self.registry.on_worker_lost(child.index)
             else:
                 self._forget_front(child.index)
-            child.failures = [t for t in child.failures if now - t < CRASH_WINDOW_S] + [now]
-            delay = BACKOFF_S[min(len(child.failures) - 1, len(BACKOFF_S) - 1)]
-            if len(child.failures) > MAX_CRASHES:
-                delay = BACKOFF_S[-1]
-                if child.role == "worker":
-                    self.registry.on_worker_failing(child.index)
-                log.error(
-                    "%s %d keeps dying (%d times in %.0f s); next try in %.0f s",
-                    child.role,
-                    child.index,
-                    len(child.failures),
-                    CRASH_WINDOW_S,
-                    delay,
-                )
-            child.next_start = now + (0 if len(child.failures) == 1 else delay)
+            if child.record_death(now) and child.role == "worker":
+                self.registry.on_worker_failing(child.index)
 
     def _forget_front(self, index: int) -> None:
         for ident, i in list(self.front_ids.items()):
@@ -244,22 +146,10 @@ class Supervisor:
             self.notify.ready()
         self._publish()  # the table goes out before the answers, on the same ordered channel
         for ticket in self.reloads:
-            http, error = self._outcome(ticket)
+            http, error = ticket.outcome(self.registry, single_model=self.settings.config_path is None)
             for ident, rid in ticket.requesters:
                 self._send(ident, {"t": P.RELOAD_RESULT, "id": rid, "http": http, "error": error})
         self.reloads.clear()
-
-    def _outcome(self, ticket: ReloadTicket) -> tuple[int, str | None]:
-        if ticket.error is not None:
-            return ticket.error.http, ticket.error.message
-        failed = self.registry.failed_loads(ticket.started)
-        if failed:
-            log.error("reload: versions failed to load: %s", failed)
-            text = E.CONFIG_RELOAD_FAILED if ticket.config_changed else E.MODEL_VERSIONS_RELOAD_FAILED
-            return 500, text.message
-        if self.settings.config_path is None:
-            return 200, None  # single-model mode always answers 200
-        return (201 if ticket.changed else 200), None
 
     # ---- reload -----------------------------------------------------------------------------
     def _reload(self, announce: bool = True) -> ReloadTicket:
@@ -284,53 +174,25 @@ class Supervisor:
         return ticket
 
     def _reload_config(self, ticket: ReloadTicket) -> None:
-        path = self.settings.config_path
-        assert path is not None
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            log.error("config file %s: %s", path, exc)
-            ticket.error = E.CONFIG_FILE_TIMESTAMP_READING_FAILED
-            return
-        digest = hashlib.md5(raw).digest()
-        if digest == self.config_digest and not self.config_failed:
-            return
-        self.config_digest = digest
-        for attempt in range(CONFIG_READ_ATTEMPTS):  # a file caught mid-write parses on a later read
-            try:
-                parsed = parse_config(raw, os.path.dirname(path))
-                break
-            except SchemaError as exc:
-                if attempt + 1 < CONFIG_READ_ATTEMPTS:
-                    time.sleep(0.01)
-                    try:
-                        with open(path, "rb") as f:
-                            raw = f.read()
-                    except OSError:
-                        pass
-                    continue
-                log.error("config file %s rejected: %s", path, exc)
-                self.config_failed = True
-                ticket.error = E.Status(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED.message)
-                return
-        self.config_digest = hashlib.md5(raw).digest()  # of what was applied
-        log.info("config file %s: applying %d models", path, len(parsed.models))
+        read = self.config.read()
+        if read.error is not None:
+            ticket.error = read.error
+        if read.parsed is None:
+            return  # unchanged, unreadable or invalid: nothing to apply
+        parsed = read.parsed
+        log.info("config file %s: applying %d models", self.config.path, len(parsed.models))
         self._send_orders(self.registry.set_models(parsed.models, parsed.skipped))
         ticket.changed = ticket.config_changed = True
-        self.config_failed = bool(parsed.problems)
-        if parsed.problems:
-            ticket.error = E.Status(parsed.problems[0][0].http, E.CONFIG_RELOAD_FAILED.message)
 
     # ---- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
         removed = remove_stale()
         if removed:
             log.info("removed leftovers of dead supervisors: %s", ", ".join(removed))
-        if not self._fit_arenas():
+        if not fit_arenas(self.settings):
             return 1
         try:
-            listeners = _bind_listeners(self.settings.rest_bind_address, self.settings.rest_port)
+            listeners = bind_listeners(self.settings.rest_bind_address, self.settings.rest_port)
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", self.settings.rest_bind_address, self.settings.rest_port, exc)
             return 1
@@ -398,7 +260,7 @@ class Supervisor:
         """Order the initial loads and wait until every load has settled (fronts see each
         version become AVAILABLE as it does)."""
         ticket = self._reload()
-        config_unusable = self.config_digest is None or (
+        config_unusable = self.config.digest is None or (
             ticket.error is not None and ticket.error.http == E.JSON_INVALID.http
         )
         if self.settings.config_path is not None and config_unusable:
@@ -439,20 +301,8 @@ class Supervisor:
         self.notify.stopping()
         for sock in getattr(self, "listeners", []):
             sock.close()
-        for child in self.fronts:
-            child.signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.shutdown_grace_s + SHUTDOWN_GRACE_S
-        for child in self.fronts:
-            if not child.wait(max(0.1, deadline - time.monotonic())):
-                child.signal(signal.SIGKILL)
-                child.wait(5)
-        for child in self.workers:
-            child.signal(signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        for child in self.workers:
-            if not child.wait(max(0.1, deadline - time.monotonic())):
-                child.signal(signal.SIGKILL)
-                child.wait(5)
+        stop_all(self.fronts, self.settings.shutdown_grace_s + SHUTDOWN_GRACE_S)  # they drain first
+        stop_all(self.workers, SHUTDOWN_GRACE_S)
         if hasattr(self, "router"):
             self.router.close()
             self.ctx.term()

@@ -1,4 +1,4 @@
-"""Worker process: serves INFER descriptors from the fronts (one Unix stream connection each) and
+"""Worker process: serves infer requests from the fronts (one Unix stream connection each) and
 LOAD/UNLOAD orders from the supervisor (ZeroMQ), one inference at a time on its pinned CPU set.
 
 Model compilation runs on a loader thread so that serving continues while a new version loads
@@ -8,16 +8,11 @@ Model compilation runs on a loader thread so that serving continues while a new 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
-import queue
-import select
 import signal
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,22 +28,15 @@ from shared.errors import (
     OV_INTERNAL_INFERENCE_ERROR,
 )
 from shared.lifetime import die_with_parent
-from shared.messages import CANCELLED, INLINE, Attach, InferRequest, InferResult, TensorDesc
+from shared.messages import CANCELLED, INLINE, InferRequest, InferResult, TensorDesc
 from shared.shm import Segment, aligned
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
+from workers.connections import FrontConnections
+from workers.loader import Loader, LoadOrder
 
 log = logging.getLogger("ovserve.worker")
-SEND_TIMEOUT_S = 5.0  # a front that reads nothing for this long is dropped, not waited for
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
 RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on their way to it
-
-
-@dataclass(slots=True)
-class _Front:
-    """One front's connection: its frame reader, and whether its ATTACH named this generation."""
-
-    reader: P.FrameReader = field(default_factory=P.FrameReader)
-    attached: bool = False
 
 
 class Worker:
@@ -63,78 +51,36 @@ class Worker:
         if settings.cache_dir:
             self.core.set_property({"CACHE_DIR": settings.cache_dir})
         self.ctx = zmq.Context()
-        path = P.worker_path(run_dir, index)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)  # left by the process this one replaces
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(64)
-        self.listener.setblocking(False)
-        self.fronts: dict[socket.socket, _Front] = {}
         self.poller = zmq.Poller()
+        self.conns = FrontConnections(P.worker_path(run_dir, index), index, generation, self.poller)
         self.control = self.ctx.socket(zmq.DEALER)
         self.control.setsockopt(zmq.LINGER, 1000)
         self.control.connect(P.supervisor_endpoint(run_dir))
-        self.wake = self.ctx.socket(zmq.PAIR)
-        self.wake.bind(f"inproc://wake-{index}")
+        self.loader = Loader(self.ctx, index, model_host, self.core)
         self.versions: dict[tuple[str, int, int], Any] = {}  # (model, version, instance) -> loaded
         self.retiring: dict[tuple[str, int, int], tuple[Any, float]] = {}  # -> (loaded, last use)
         self.arenas: dict[str, Segment] = {}
-        self.loads: queue.Queue[tuple[str, int, int, str, dict[str, Any]] | None] = queue.Queue()
-        self.done: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stopping = False
         self.max_batch = settings.max_batch
         self.batch_delay_s = settings.batch_delay_us / 1e6
         self.stats = Stats(every_s=settings.stats_interval_s)
-        self.loader = threading.Thread(target=self._load_loop, name="loader", daemon=True)
-
-    # ---- loading ----------------------------------------------------------------------------
-    def _load_loop(self) -> None:
-        wake = self.ctx.socket(zmq.PAIR)
-        wake.connect(f"inproc://wake-{self.index}")
-        while True:
-            item = self.loads.get()
-            if item is None:
-                break
-            name, version, inc, path, options = item
-            started = time.monotonic()
-            try:
-                loaded = self.host.load_version(self.core, path, options)
-                result = {"name": name, "version": version, "inc": inc, "ok": True, "loaded": loaded}
-                log.info(
-                    "worker %d loaded %s version %d in %.0f ms",
-                    self.index,
-                    name,
-                    version,
-                    (time.monotonic() - started) * 1000,
-                )
-            except Exception as exc:  # a broken model file must not kill the worker
-                log.error("worker %d failed to load %s version %d from %s: %s", self.index, name, version, path, exc)
-                result = {"name": name, "version": version, "inc": inc, "ok": False, "error": str(exc)}
-            self.done.put(result)
-            wake.send(b"")
-        wake.close()
 
     def _finish_loads(self) -> None:
-        while True:
-            try:
-                result = self.done.get_nowait()
-            except queue.Empty:
-                return
-            key = (result["name"], result["version"], result["inc"])
-            message = {"t": P.LOADED, "worker": self.index, "inc": key[2], "ok": result["ok"]}
-            if result["ok"]:
-                self.versions[key] = result["loaded"]
-                message["signature"] = result["loaded"].signature.to_wire()
+        for result in self.loader.finished():
+            order = result.order
+            message = {"t": P.LOADED, "worker": self.index, "inc": order.inc, "ok": result.loaded is not None}
+            if result.loaded is not None:
+                self.versions[(order.name, order.version, order.inc)] = result.loaded
+                message["signature"] = result.loaded.signature.to_wire()
             else:
-                message["error"] = result["error"]
+                message["error"] = result.error
             self.control.send(P.pack(message))
 
     # ---- control ----------------------------------------------------------------------------
     def _on_control(self, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind == P.LOAD:
-            self.loads.put((msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"]))
+            self.loader.submit(LoadOrder(msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"]))
         elif kind == P.UNLOAD:
             key = (msg["name"], msg["version"], msg["inc"])
             loaded = self.versions.pop(key, None)
@@ -226,56 +172,14 @@ class Worker:
             detail = str(exc).splitlines()[0] if str(exc) else ""
             return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
 
-    # ---- fronts' connections ---------------------------------------------------------------
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except BlockingIOError:
-                return
-            conn.setblocking(False)
-            self.fronts[conn] = _Front()
-            self.poller.register(conn, zmq.POLLIN)
-
-    def _close(self, front: socket.socket) -> None:
-        if self.fronts.pop(front, None) is not None:
-            self.poller.unregister(front)
-            front.close()
-
-    def _read(self, front: socket.socket) -> list[Any]:
-        """Every descriptor waiting on one connection; a closed one is dropped here (what it sent
-        before stays queued, its replies go nowhere)."""
-        messages, still_open = P.receive(front, self.fronts[front].reader)
-        if not still_open:
-            self._close(front)
-        return messages
-
-    def _attach(self, front: socket.socket, header: list[Any]) -> bool:
-        """The connection's first message: serve it only if it names this process's generation."""
-        attach = Attach.decode(header)
-        if attach is not None and attach.generation == self.generation:
-            state = self.fronts.get(front)
-            if state is not None:  # not closed by the read that brought this
-                state.attached = True
-            return True
-        log.info("worker %d (generation %d): refusing a front that expects %r", self.index, self.generation, header)
-        self._close(front)
-        return False
-
+    # ---- serving ------------------------------------------------------------------------------
     def _drain(
         self, fronts: list[socket.socket], jobs: list[Job], replies: dict[socket.socket, list[list[Any]]]
     ) -> None:
         for front in fronts:
-            if front not in self.fronts:  # closed meanwhile
-                continue
-            state = self.fronts[front]
-            for header in self._read(front):
-                if not state.attached:
-                    if not self._attach(front, header):
-                        break
-                    continue
+            for message in self.conns.messages(front):
                 try:
-                    job = self._job(front, header)
+                    job = self._job(front, message)
                 except Exception:  # a malformed descriptor must not stop the worker
                     log.exception("dropping a malformed request descriptor")
                     continue
@@ -283,11 +187,6 @@ class Worker:
                     jobs.append(job)
                 else:
                     replies.setdefault(front, []).append(job)
-
-    def _readable(self, timeout_s: float) -> list[socket.socket]:
-        """Fronts with more descriptors within ``timeout_s`` (a batch that could not fill)."""
-        fronts = list(self.fronts)
-        return select.select(fronts, [], [], timeout_s)[0] if fronts else []
 
     def _serve(self, ready: list[socket.socket]) -> None:
         """Everything queued now on the ``ready`` connections: answer errors, merge what can be
@@ -298,42 +197,20 @@ class Worker:
         self._drain(ready, jobs, replies)
         unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
         if unfilled:  # a batch could not fill: wait a little for more
-            self._drain(self._readable(self.batch_delay_s), jobs, replies)
+            self._drain(self.conns.readable(self.batch_delay_s), jobs, replies)
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
             # a front whose connection was dropped has released its blocks: never write into them
-            g = [job for job in g if job.front in self.fronts]
+            g = [job for job in g if job.front in self.conns]
             if not g:
                 continue
             for job, reply in zip(g, self._run(g), strict=True):
                 replies.setdefault(job.front, []).append(reply)
             if time.monotonic() - flushed > REPLY_FLUSH_S:  # long inferences: do not hold answers back
-                self._send(replies)
+                self.conns.send(replies)
                 replies, flushed = {}, time.monotonic()
-        self._send(replies)  # one frame per front for everything computed meanwhile
+        self.conns.send(replies)  # one frame per front for everything computed meanwhile
         self.stats.maybe_log(self.index)
-
-    def _send(self, replies: dict[socket.socket, list[list[Any]]]) -> None:
-        for front, results in replies.items():
-            if results and front in self.fronts and not self._send_all(front, P.frame(results)):
-                log.warning("worker %d: a front stopped reading its replies; dropping its connection", self.index)
-                self._close(front)
-
-    @staticmethod
-    def _send_all(front: socket.socket, data: bytes) -> bool:
-        deadline = time.monotonic() + SEND_TIMEOUT_S
-        with memoryview(data) as view:
-            sent = 0
-            while sent < len(data):
-                try:
-                    sent += front.send(view[sent:])
-                except BlockingIOError:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not select.select([], [front], [], left)[1]:
-                        return False
-                except OSError:  # the front died meanwhile
-                    return False
-        return True
 
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -352,33 +229,27 @@ class Worker:
             )
         )
         poller = self.poller
-        poller.register(self.listener, zmq.POLLIN)
         poller.register(self.control, zmq.POLLIN)
-        poller.register(self.wake, zmq.POLLIN)
+        poller.register(self.loader.wake, zmq.POLLIN)
         while not self.stopping:
             events = dict(poller.poll(200))
-            if self.listener.fileno() in events:  # raw sockets are reported by descriptor
-                self._accept()
+            if self.conns.listener.fileno() in events:  # raw sockets are reported by descriptor
+                self.conns.accept()
             if self.control in events:
                 while self.control.poll(0):
                     self._on_control(P.unpack(self.control.recv()))
             if self.retiring:
                 self._release_retired()
-            if self.wake in events:
-                while self.wake.poll(0):
-                    self.wake.recv()
+            if self.loader.wake in events:
                 self._finish_loads()
-            ready = [front for front in self.fronts if front.fileno() in events]
+            ready = self.conns.ready(events)
             if ready:
                 self._serve(ready)
-        self.loads.put(None)
+        self.loader.stop()
         self.versions.clear()
         for seg in self.arenas.values():
             seg.close()
-        for front in list(self.fronts):
-            self._close(front)
-        self.listener.close()
-        self.wake.close()
+        self.conns.close_all()
         self.control.close()
         self.ctx.term()
         return 0

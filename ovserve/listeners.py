@@ -1,0 +1,22 @@
+"""The REST port's listening sockets: bound once by the supervisor, inherited by every front
+(a respawned front gets the same sockets, so no connection is refused while it starts)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def bind_listeners(host_list: str, port: int) -> list[socket.socket]:
+    socks = []
+    for host in [h.strip() for h in host_list.split(",") if h.strip()]:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, addr = infos[0]
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind(addr)
+        s.listen(1024)
+        s.set_inheritable(True)
+        socks.append(s)
+    return socks
