@@ -154,6 +154,7 @@ def main() -> None:
     p.add_argument("--protocols", default="tfs,v2", help="tfs (always) and v2 (KServe JSON and binary points)")
     p.add_argument("--baselines", default="ov,hello,naive", help="which baselines to run (comma list, or none)")
     p.add_argument("--before", default="", help="another ovserve checkout to run as 'before' (TFS points)")
+    p.add_argument("--before-first", action="store_true", help="measure the --before tree first (order effects)")
     p.add_argument("--extra", default="", help="extra ovserve flags, e.g. '--shm_arena_mb 64'")
     p.add_argument(
         "--batching",

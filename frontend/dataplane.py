@@ -20,7 +20,7 @@ from frontend.table import RoutingTable, VersionEntry, unavailable_error
 from frontend.validation import Declared, validate
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import Signature, TensorSpec, precision_of_numpy
+from shared.signature import precision_of_numpy
 from shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
@@ -88,12 +88,10 @@ class DataPlane:
         ``declared``: shapes the protocol states apart from the data (KServe), checked as OVMS
         does; ``precision_name``: how the protocol names a request's dtype in messages."""
 
-        def checked(signature: Signature | None) -> list[tuple[TensorSpec, np.ndarray]]:
-            assert signature is not None
-            return validate(inputs, signature, declared, precision_name)
-
+        assert entry.signature is not None
+        checked = validate(inputs, entry.signature, declared, precision_name)
         try:
-            return InferOutcome(entry.version, await self.dispatcher.infer(name, entry, checked(entry.signature)))
+            return InferOutcome(entry.version, await self.dispatcher.infer(name, entry, checked))
         except OvmsError as exc:
             # the default version moved on while this request travelled: serve it with the new one
             if version or exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
@@ -101,7 +99,8 @@ class DataPlane:
             newer = await self.wait_available(name, 0)
             if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
                 raise
-            return InferOutcome(newer.version, await self.dispatcher.infer(name, newer, checked(newer.signature)))
+            checked = validate(inputs, newer.signature, declared, precision_name)
+            return InferOutcome(newer.version, await self.dispatcher.infer(name, newer, checked))
 
     # ---- configuration ------------------------------------------------------------------------
     async def reload_config(self) -> tuple[int, str | None]:

@@ -27,6 +27,10 @@ from shared.errors import OvmsError
 
 _INT_KINDS = frozenset({"int8", "uint8", "int16", "int32", "int64"})
 _UNSUPPORTED_400 = frozenset({"uint16", "float16"})
+# dtype.name is computed in Python by numpy on every access (2% of a front's samples): look it up
+_DTYPE_NAMES = {
+    np.dtype(n): n for n in ("float32", "float64", *_INT_KINDS, *_UNSUPPORTED_400, "uint32", "uint64", "bool")
+}
 
 # Pool columns: an element's digits (most significant first), then these constants; 0 pads a row.
 _CONST = b"\x00-.e+0123456789NaIfinity"
@@ -270,7 +274,7 @@ def _int_tokens(flat: np.ndarray) -> np.ndarray:
 def tokens(array: np.ndarray) -> np.ndarray | list[str]:
     """Each element's token in row-major order: (elements, width) uint8 rows, left-aligned and zero padded;
     for arrays under ``SMALL`` elements a list of strings (numpy's ~40 calls cost more than their texts)."""
-    name = array.dtype.name
+    name = _DTYPE_NAMES.get(array.dtype) or array.dtype.name
     flat = array.reshape(-1)
     small = flat.size < SMALL
     if name in ("float32", "float64"):

@@ -46,7 +46,7 @@ def validate(
     expected = len(signature.inputs)
     if len(inputs) != expected or expected == 0:
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {expected}; Actual: {len(inputs)}")
-    out = {}
+    out: dict[str, np.ndarray] = {}  # inputs given a declared shape
     for spec in sorted(signature.inputs, key=lambda t: t.name):
         array = inputs.get(spec.name)
         name = spec.name
@@ -68,9 +68,10 @@ def validate(
             if not dim_matches(dim, value):
                 raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
         if stated is not None:
-            array = _with_shape(array, stated, name)
-        out[name] = array
-    return [(spec, out[spec.name]) for spec in signature.inputs]
+            out[name] = _with_shape(array, stated, name)
+    if not out:
+        return [(spec, inputs[spec.name]) for spec in signature.inputs]
+    return [(spec, out.get(spec.name, inputs[spec.name])) for spec in signature.inputs]
 
 
 def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:

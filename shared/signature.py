@@ -53,7 +53,7 @@ _KSERVE_OF_NUMPY = {dtype: name for name, dtype in KSERVE_NUMPY.items()}
 
 def precision_of_numpy(dtype: np.dtype) -> str:
     """OVMS precision name of a numpy dtype (for messages about request tensors)."""
-    return _PRECISION_OF_NUMPY.get(dtype.name, "INVALID")
+    return _PRECISION_OF_NUMPY.get(str(dtype), "INVALID")
 
 
 def kserve_of_numpy(dtype: np.dtype) -> str:

@@ -115,6 +115,8 @@ V2_5XX = {
     "Inference-Header-Content-Length header is invalid and couldn't be parsed",
     "Inference-Header-Content-Length header exceeds actual payload length",
     "Request contains values both in binary data and in content value",
+    "Functionality not implemented",
+    "Functionality not implemented - string and encoded image (BYTES) inputs are not supported yet",
 }
 V2_PATHS = [
     "/v2/models/dummy/infer",

@@ -47,9 +47,6 @@ class FrontConnections:
         poller.register(self.listener, zmq.POLLIN)
         self.fronts: dict[socket.socket, _Front] = {}
 
-    def __contains__(self, front: object) -> bool:
-        return front in self.fronts
-
     def accept(self) -> None:
         while True:
             try:

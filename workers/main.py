@@ -201,7 +201,7 @@ class Worker:
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
             # a front whose connection was dropped has released its blocks: never write into them
-            g = [job for job in g if job.front in self.conns]
+            g = [job for job in g if job.front in self.conns.fronts]
             if not g:
                 continue
             for job, reply in zip(g, self._run(g), strict=True):

@@ -11,7 +11,7 @@ from frontend.routing import Route
 from frontend.table import VersionEntry, unavailable_error
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import kserve_of_numpy
+from shared.signature import Signature, kserve_of_numpy
 from shared.states import State
 
 _HEADER_LENGTH = HEADER_LENGTH.encode()
@@ -80,6 +80,7 @@ class KServeRest:
         if request.count != len(request.inputs):  # a name listed twice
             detail = f"Expected: {len(entry.signature.inputs)}; Actual: {request.count}"
             raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
+        _refuse_bytes(request, entry.signature)
         outcome = await self.dp.infer(
             r.model, r.version, entry, request.inputs, request.declared, precision_name=kserve_of_numpy
         )
@@ -89,6 +90,21 @@ class KServeRest:
         if not tails:
             return Reply(200, text)
         return Reply(200, b"".join([text, *tails]), ((_HEADER_LENGTH, str(len(text)).encode()),))
+
+
+def _refuse_bytes(request: InferRequestV2, signature: Signature) -> None:
+    """BYTES inputs, as OVMS picks their use (wave2.md 6.1): strings for a STRING input or a U8
+    one of rank 2, images for rank 4, else 500 ``Functionality not implemented``. Strings and
+    images are not served yet: they get the same 500, saying so."""
+    specs = {t.name: t for t in signature.inputs}
+    for name, array in request.inputs.items():
+        spec = specs.get(name)
+        if array.dtype != object or spec is None:
+            continue
+        rank = len(spec.dims)
+        if spec.element_type == "string" or (spec.element_type == "u8" and rank == 2) or rank == 4:
+            raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (BYTES) inputs are not supported yet")
+        raise OvmsError(E.NOT_IMPLEMENTED)
 
 
 def _binary_outputs(request: InferRequestV2) -> set[str]:
