@@ -214,13 +214,10 @@ def kserve_bodies(name: str, input_name: str, output_name: str, shape: list[int]
     return json_path, (binary_path, len(head))
 
 
-def ov_rate(model_dir: str, seconds: float) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "ov_rate.py"), os.path.join(model_dir, "1", "model.xml"), str(seconds)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def ov_rate(model_dir: str, seconds: float, config: str = "") -> dict[str, float]:
+    """OpenVINO's in-process rate; ``config``: its compile config as JSON (default: LATENCY hint)."""
+    argv = [sys.executable, os.path.join(HERE, "ov_rate.py"), os.path.join(model_dir, "1", "model.xml"), str(seconds)]
+    out = subprocess.run([*argv, *([config] if config else [])], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -155,6 +155,7 @@ def main() -> None:
     p.add_argument("--baselines", default="ov,hello,naive", help="which baselines to run (comma list, or none)")
     p.add_argument("--before", default="", help="another ovserve checkout to run as 'before' (TFS points)")
     p.add_argument("--before-first", action="store_true", help="measure the --before tree first (order effects)")
+    p.add_argument("--ov_config", default="", help="OpenVINO config of the in-process baseline (JSON)")
     p.add_argument("--extra", default="", help="extra ovserve flags, e.g. '--shm_arena_mb 64'")
     p.add_argument(
         "--batching",
@@ -178,7 +179,7 @@ def main() -> None:
     )
     for name in a.models.split(","):
         model_dir, shape = models[name]
-        ceiling = ov_rate(model_dir, min(a.duration, 5)) if "ov" in a.baselines else None
+        ceiling = ov_rate(model_dir, min(a.duration, 5), a.ov_config) if "ov" in a.baselines else None
         results: list[Result] = []
         batch_logs = []
         for run in plan_servers(a, name, model_dir, fronts):

@@ -112,32 +112,13 @@ def make_children(
 ) -> tuple[list[Child], list[Child]]:
     """(workers, fronts), not started: each with the typed settings of its role."""
     workers, fronts = [], []
-    common = {"run_dir": run_dir, "supervisor_pid": supervisor_pid, "log_level": s.log_level}
+    common = {"run_dir": run_dir, "supervisor_pid": supervisor_pid}
     for i, cpus in enumerate(s.worker_cpu_sets):
-        worker = WorkerSettings(
-            index=i,
-            **common,
-            cpus=tuple(cpus),
-            cache_dir=s.cache_dir,
-            max_batch=s.max_batch,
-            batch_delay_us=s.batch_delay_us,
-            stats_interval_s=s.stats_interval_s,
-        )
+        worker = WorkerSettings.build(s, index=i, cpus=tuple(cpus), **common)
         workers.append(Child("worker", i, ["workers", "--settings", worker.to_arg()]))
     fds = tuple(sock.fileno() for sock in listeners)
     for i in range(s.front_processes):
-        front = FrontSettings(
-            index=i,
-            **common,
-            listen_fds=fds,
-            arena_bytes=s.arena_bytes,
-            max_body_bytes=s.max_body_bytes,
-            max_json_depth=s.max_json_depth,
-            request_timeout_s=s.request_timeout_s,
-            shutdown_grace_s=s.shutdown_grace_s,
-            max_queue_per_worker=s.max_queue_per_worker,
-            single_model=s.config_path is None,
-        )
+        front = FrontSettings.build(s, index=i, listen_fds=fds, single_model=s.config_path is None, **common)
         fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
     return workers, fronts
 

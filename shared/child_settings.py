@@ -18,6 +18,13 @@ class ChildSettings:
     supervisor_pid: int
     log_level: str = "INFO"
 
+    @classmethod
+    def build(cls, source: object, **given: Any) -> Self:
+        """The settings of one child: ``given`` fields, the rest taken by name from ``source``
+        (the server's settings use the same names, so each value has one name everywhere)."""
+        names = {f.name for f in dataclasses.fields(cls)} - set(given)
+        return cls(**given, **{n: getattr(source, n) for n in names if hasattr(source, n)})
+
     def to_arg(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
