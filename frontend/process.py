@@ -12,6 +12,8 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import uvloop
 import zmq.asyncio
@@ -58,7 +60,11 @@ class FrontProcess(abc.ABC):
             level=getattr(logging, self.settings.python_log_level(), logging.INFO),
             format=f"[%(asctime)s][{self.kind} {self.settings.index}][%(levelname)s] %(message)s",
         )
-        return uvloop.run(self._main())
+        return self.run_loop(self._main())
+
+    def run_loop(self, main: Coroutine[Any, Any, int]) -> int:
+        """The event loop the front runs on (uvloop; a subclass may need another)."""
+        return uvloop.run(main)
 
     async def _main(self) -> int:
         s = self.settings

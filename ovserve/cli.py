@@ -9,7 +9,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ovserve import __version__
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
@@ -46,11 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="store_true", help="print the version and exit")
     ovms = p.add_argument_group("OVMS options")
-    ovms.add_argument("--port", type=int, default=0, help="gRPC port; 0 (default) disables gRPC (not served yet)")
+    ovms.add_argument("--port", type=int, default=0, help="gRPC port (KServe GRPCInferenceService); 0 disables gRPC")
     ovms.add_argument("--grpc_bind_address", default="0.0.0.0")
     ovms.add_argument("--rest_port", type=int, default=0, help="REST port")
     ovms.add_argument("--rest_bind_address", default="0.0.0.0", help="address to bind REST to")
-    ovms.add_argument("--grpc_workers", type=int, default=1)
+    ovms.add_argument("--grpc_workers", type=int, default=1, help="gRPC front processes (1..CPU count)")
+    ovms.add_argument("--grpc_max_threads", type=int, default=None, help="accepted as OVMS; grpc.aio uses no pool")
+    ovms.add_argument("--grpc_channel_arguments", default="", help='gRPC server options, e.g. "k=v,k2=v2"')
     ovms.add_argument("--rest_workers", type=int, default=None, help="number of REST front processes (2..10000)")
     ovms.add_argument("--log_level", default="INFO", help="TRACE, DEBUG, INFO, WARNING or ERROR")
     ovms.add_argument("--log_path", default=None)
@@ -180,8 +182,12 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("port and rest_port cannot both be unset")
     if not a.rest_port:
         raise UsageError("rest_port setting is missing: ovserve serves the REST API only")
-    if a.port:
-        log.warning("gRPC port %d requested: gRPC is not served yet, only REST on port %d", a.port, a.rest_port)
+    channel_arguments = parse_channel_arguments(a.grpc_channel_arguments)
+    cores = len(allowed_cpus())
+    if a.port and not 1 <= a.grpc_workers <= cores:
+        raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
+    if a.grpc_max_threads is not None and a.grpc_max_threads < 1:
+        raise UsageError("grpc_max_threads must be positive")
     if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
         raise UsageError("rest_workers count should be from 2 to 10000")
     if a.log_level not in LOG_LEVELS:
@@ -276,7 +282,24 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         replicas=a.model_replicas,
         max_json_depth=a.max_json_depth,
         cache_dir=a.cache_dir,
+        grpc_port=a.port,
+        grpc_bind_address=a.grpc_bind_address,
+        grpc_workers=a.grpc_workers if a.port else 0,
+        grpc_channel_arguments=channel_arguments,
     )
+
+
+def parse_channel_arguments(text: str) -> list[list[Any]]:
+    """OVMS's ``k=v,k2=v2``: integer-looking values as ints, others as strings; OVMS first sets
+    ``grpc.max_concurrent_streams`` to the core count, which a given value overrides."""
+    pairs: list[list[Any]] = [["grpc.max_concurrent_streams", len(allowed_cpus())]]
+    for item in [i.strip() for i in text.split(",") if i.strip()]:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"grpc_channel_arguments has a wrong format: {item!r} (expected key=value)")
+        value = value.strip()
+        pairs.append([key.strip(), int(value) if value.lstrip("-").isdigit() else value])
+    return pairs
 
 
 def setup_logging(level: str, path: str | None = None) -> None:

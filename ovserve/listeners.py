@@ -20,3 +20,18 @@ def bind_listeners(host_list: str, port: int) -> list[socket.socket]:
         s.set_inheritable(True)
         socks.append(s)
     return socks
+
+
+def busy_address(host_list: str, port: int) -> str | None:
+    """The first ``host:port`` of the list another process already holds (the gRPC fronts bind
+    it themselves, with SO_REUSEPORT; the supervisor checks first so that a busy port fails the
+    start, as OVMS's "port is busy", instead of failing every front it starts)."""
+    for host in [h.strip() for h in host_list.split(",") if h.strip()]:
+        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(addr)
+            except OSError:
+                return f"{host}:{port}"
+    return None

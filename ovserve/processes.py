@@ -87,14 +87,15 @@ class Child:
 def fit_arenas(s: Settings) -> bool:
     """Shrink the per-front arenas to what /dev/shm can hold (docker gives 64 MiB)."""
     free = available_bytes()
-    if s.front_processes * s.arena_bytes <= free:
+    fronts = s.front_processes + s.grpc_workers
+    if fronts * s.arena_bytes <= free:
         return True
-    fitted = int(free * 0.8) // s.front_processes
+    fitted = int(free * 0.8) // fronts
     if fitted < MIN_ARENA_BYTES:
         log.error(
             "only %d MiB free in shared memory for %d fronts; give the container more (--shm-size)",
             free >> 20,
-            s.front_processes,
+            fronts,
         )
         return False
     log.warning(
@@ -120,6 +121,9 @@ def make_children(
     for i in range(s.front_processes):
         front = FrontSettings.build(s, index=i, listen_fds=fds, single_model=s.config_path is None, **common)
         fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
+    for i in range(s.front_processes, s.front_processes + s.grpc_workers):  # after the HTTP fronts
+        front = FrontSettings.build(s, index=i, single_model=s.config_path is None, **common)
+        fronts.append(Child("front", i, ["frontend.grpc_front", "--settings", front.to_arg()]))
     return workers, fronts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.model_config import ModelConfig
 
@@ -30,3 +31,7 @@ class Settings:
     replicas: int = 0
     max_json_depth: int = 100
     cache_dir: str | None = None
+    grpc_port: int = 0  # 0: no gRPC
+    grpc_bind_address: str = "0.0.0.0"
+    grpc_workers: int = 1  # gRPC front processes
+    grpc_channel_arguments: list[list[Any]] = field(default_factory=list)

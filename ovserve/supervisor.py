@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 
 from ovserve.config_source import ConfigSource
-from ovserve.listeners import bind_listeners
+from ovserve.listeners import bind_listeners, busy_address
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
 from ovserve.reload_ticket import ReloadTicket
@@ -196,6 +196,10 @@ class Supervisor:
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", self.settings.rest_bind_address, self.settings.rest_port, exc)
             return 1
+        busy = self.settings.grpc_port and busy_address(self.settings.grpc_bind_address, self.settings.grpc_port)
+        if busy:
+            log.error("Failed to start gRPC server at %s - port is busy", busy)
+            return 1
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
@@ -225,10 +229,17 @@ class Supervisor:
                 "ovserve serving REST at http://%s:%d (%d fronts, %d workers on CPUs %s)",
                 host if host not in ("0.0.0.0", "::") else "127.0.0.1",
                 self.settings.rest_port,
-                len(self.fronts),
+                self.settings.front_processes,
                 len(self.workers),
                 self.settings.worker_cpu_sets,
             )
+            if self.settings.grpc_port:
+                log.info(
+                    "ovserve serving gRPC at %s:%d (%d gRPC fronts)",
+                    self.settings.grpc_bind_address,
+                    self.settings.grpc_port,
+                    self.settings.grpc_workers,
+                )
             self._loop()
             return 0
         finally:

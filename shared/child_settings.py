@@ -53,6 +53,9 @@ class FrontSettings(ChildSettings):
     shutdown_grace_s: float = 10.0
     max_queue_per_worker: int = 512
     single_model: bool = False
+    grpc_port: int = 0  # gRPC fronts: the port they bind (SO_REUSEPORT) and where
+    grpc_bind_address: str = "0.0.0.0"
+    grpc_channel_arguments: list[list[Any]] = field(default_factory=list)  # [name, value] pairs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list

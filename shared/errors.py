@@ -63,6 +63,11 @@ INVALID_SHAPE = Status(400, "Invalid input shape")
 INVALID_PRECISION = Status(400, "Invalid input precision")
 INVALID_VALUE_COUNT = Status(400, "Invalid number of values in tensor proto container")
 INVALID_CONTENT_SIZE = Status(400, "Invalid content size of tensor proto")
+INVALID_MESSAGE_STRUCTURE = Status(
+    400,
+    "Passing buffers both in ModelInferRequest::InferInputTensor::contents and in "
+    "ModelInferRequest::raw_input_contents is not allowed",
+)
 INVALID_INPUT_FORMAT = Status(400, "Inputs inside buffer does not match expected format.")
 NOT_IMPLEMENTED = Status(500, "Functionality not implemented")
 INTERNAL_ERROR = Status(500, "Internal server error")
@@ -99,5 +104,47 @@ class OvmsError(Exception):
         return self.status.http
 
 
+MODEL_VERSION_INVALID_FORMAT = Status(400, "Model version is in invalid format")  # text unsure: OVMS's not known
+
 BY_NAME: dict[str, Status] = {k: v for k, v in globals().items() if isinstance(v, Status)}
 NAME_OF: dict[Status, str] = {v: k for k, v in BY_NAME.items()}
+
+# gRPC code of each status, as OVMS's grpc_utils.cpp maps them (wave2.md 3.2): any status not
+# listed reaches a gRPC client as UNKNOWN "Unknown error" (OVMS drops the real text). The last
+# group is ovserve's own conditions.
+_GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
+    "OK": (OK, OK_NOT_RELOADED, OK_RELOADED),
+    "INTERNAL": (OV_INTERNAL_INFERENCE_ERROR, INTERNAL_ERROR, UNSUPPORTED_SERIALIZATION_PRECISION),
+    "FAILED_PRECONDITION": (JSON_INVALID,),
+    "NOT_FOUND": (
+        MODEL_NAME_MISSING,
+        MEDIAPIPE_DEFINITION_NAME_MISSING,
+        MODEL_VERSION_MISSING,
+        MODEL_VERSION_NOT_LOADED_ANYMORE,
+    ),
+    "INVALID_ARGUMENT": (
+        MODEL_VERSION_INVALID_FORMAT,
+        PATH_INVALID,
+        INVALID_NO_OF_INPUTS,
+        INVALID_MISSING_INPUT,
+        INVALID_NO_OF_SHAPE_DIMENSIONS,
+        INVALID_BATCH_SIZE,
+        INVALID_SHAPE,
+        INVALID_INPUT_FORMAT,
+        INVALID_PRECISION,
+        INVALID_VALUE_COUNT,
+        INVALID_CONTENT_SIZE,
+        INVALID_MESSAGE_STRUCTURE,
+    ),
+    "UNAVAILABLE": (MODEL_VERSION_NOT_LOADED_YET, SERVER_NOT_READY, SERVER_OVERLOADED, WORKER_UNAVAILABLE),
+    "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),
+    "RESOURCE_EXHAUSTED": (REQUEST_TOO_LARGE, TENSORS_TOO_LARGE),
+}
+GRPC_CODE: dict[Status, str] = {status: code for code, group in _GRPC_GROUPS.items() for status in group}
+GRPC_UNMAPPED = ("UNKNOWN", "Unknown error")
+
+
+def grpc_status(error: OvmsError) -> tuple[str, str]:
+    """(gRPC code name, message) a gRPC client gets for ``error``."""
+    code = GRPC_CODE.get(error.status)
+    return (code, error.message) if code is not None else GRPC_UNMAPPED

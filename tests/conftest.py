@@ -33,7 +33,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def config_server(repo: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server in config mode hosting every test model."""
+    """One server in config mode hosting every test model, REST and gRPC."""
     models = [{"config": {"name": n, "base_path": n}} for n in ["dummy", "dyn", "two", "scalar", "empty"]]
     models.append({"config": {"name": "versioned", "base_path": "versioned", "model_version_policy": {"all": {}}}})
     models += [{"config": {"name": f"t_{t}", "base_path": f"t_{t}"}} for t in TYPED]
@@ -41,7 +41,7 @@ def config_server(repo: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with open(config, "w") as f:
         json.dump({"model_config_list": models}, f)
     log = str(tmp_path_factory.mktemp("logs") / "config_server.log")
-    server = Server(["--config_path", config, "--file_system_poll_wait_seconds", "0"], log)
+    server = Server(["--config_path", config, "--file_system_poll_wait_seconds", "0"], log, grpc=True)
     try:
         server.wait_ready()
         yield server

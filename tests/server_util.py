@@ -22,9 +22,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, args: list[str], log_path: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], log_path: str, extra_env: dict[str, str] | None = None, grpc: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_port = free_port() if grpc else 0
+        if grpc:
+            args = [*args, "--port", str(self.grpc_port), "--grpc_bind_address", "127.0.0.1"]
         self.log_path = log_path
         env = dict(os.environ)
         env.update(extra_env or {})

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from frontend.dataplane import DataPlane
 from frontend.http_reply import Endpoint, Headers, Reply
+from frontend.kserve_model import described, infer_target, refuse_bytes, versions_listed
 from frontend.kserve_rest import response
 from frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
 from frontend.routing import Route
-from frontend.table import VersionEntry, unavailable_error
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import Signature, kserve_of_numpy
-from shared.states import State
+from shared.signature import kserve_of_numpy
 
 _HEADER_LENGTH = HEADER_LENGTH.encode()
 
@@ -43,19 +42,9 @@ class KServeRest:
     async def server_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
         return Reply(200, response.server_metadata())
 
-    def _described(self, r: Route) -> VersionEntry:
-        """The version ready/metadata describe: an explicit one, or the highest AVAILABLE
-        (none: 404 ``version is not found``, as OVMS's default-version lookup)."""
-        entry = self.dp.resolve(r.model, r.version)
-        if entry.state == State.AVAILABLE and entry.signature is not None:
-            return entry
-        if not r.version:
-            raise OvmsError(E.MODEL_VERSION_MISSING)
-        raise unavailable_error(entry)
-
     async def model_ready(self, r: Route, headers: Headers, body: bytes) -> Reply:
         try:
-            self._described(r)
+            described(self.dp, r.model, r.version)
         except OvmsError as exc:
             if exc.status is E.MODEL_VERSION_NOT_LOADED_ANYMORE:
                 raise OvmsError(E.MODEL_VERSION_NOT_LOADED_YET) from None  # OVMS: not AVAILABLE
@@ -63,24 +52,18 @@ class KServeRest:
         return Reply(200, b"")
 
     async def model_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
-        entry = self._described(r)
+        entry = described(self.dp, r.model, r.version)
         assert entry.signature is not None
-        versions = sorted({*self.dp.available_versions(r.model), entry.version})
-        return Reply(200, response.model_metadata(r.model, versions, entry.signature))
+        return Reply(200, response.model_metadata(r.model, versions_listed(self.dp, r.model, entry), entry.signature))
 
     async def infer(self, r: Route, headers: Headers, body: bytes) -> Reply:
         request = parse_infer(body, header_length(headers), self.max_json_depth)  # before the model
-        try:
-            entry = await self.dp.wait_available(r.model, r.version)
-        except OvmsError as exc:
-            if exc.status is E.MODEL_NAME_MISSING:  # OVMS looks for a DAG, then a MediaPipe graph
-                raise OvmsError(E.MEDIAPIPE_DEFINITION_NAME_MISSING) from None
-            raise
+        entry = await infer_target(self.dp, r.model, r.version)
         assert entry.signature is not None
         if request.count != len(request.inputs):  # a name listed twice
             detail = f"Expected: {len(entry.signature.inputs)}; Actual: {request.count}"
             raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
-        _refuse_bytes(request, entry.signature)
+        refuse_bytes(request.inputs, entry.signature)
         outcome = await self.dp.infer(
             r.model, r.version, entry, request.inputs, request.declared, precision_name=kserve_of_numpy
         )
@@ -90,21 +73,6 @@ class KServeRest:
         if not tails:
             return Reply(200, text)
         return Reply(200, b"".join([text, *tails]), ((_HEADER_LENGTH, str(len(text)).encode()),))
-
-
-def _refuse_bytes(request: InferRequestV2, signature: Signature) -> None:
-    """BYTES inputs, as OVMS picks their use (wave2.md 6.1): strings for a STRING input or a U8
-    one of rank 2, images for rank 4, else 500 ``Functionality not implemented``. Strings and
-    images are not served yet: they get the same 500, saying so."""
-    specs = {t.name: t for t in signature.inputs}
-    for name, array in request.inputs.items():
-        spec = specs.get(name)
-        if array.dtype != object or spec is None:
-            continue
-        rank = len(spec.dims)
-        if spec.element_type == "string" or (spec.element_type == "u8" and rank == 2) or rank == 4:
-            raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (BYTES) inputs are not supported yet")
-        raise OvmsError(E.NOT_IMPLEMENTED)
 
 
 def _binary_outputs(request: InferRequestV2) -> set[str]:

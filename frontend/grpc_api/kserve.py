@@ -1,0 +1,160 @@
+"""``inference.GRPCInferenceService`` on the data plane, as OVMS 2026.2 serves it (wave2.md 3.1,
+3.3): inputs from ``raw_input_contents`` (matched by index) or the typed ``contents`` field of
+their datatype, outputs always in ``raw_output_contents``, every model output returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import numpy as np
+
+from frontend.dataplane import DataPlane
+from frontend.grpc_api.errors import answers_errors
+from frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
+from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
+from frontend.kserve_model import described, infer_target, is_ready, refuse_bytes, versions_listed
+from frontend.kserve_rest.request import length_prefixed
+from frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
+from frontend.validation import Declared
+from shared import errors as E
+from shared.errors import OvmsError
+from shared.signature import KSERVE_NUMPY, Signature, dim_metadata, kserve_datatype, kserve_of_numpy, ovms_precision
+
+# the typed contents field that carries each numpy kind/size (FP16 has none: raw only)
+_CONTENTS_FIELD = {
+    "bool": "bool_contents",
+    "int8": "int_contents",
+    "int16": "int_contents",
+    "int32": "int_contents",
+    "int64": "int64_contents",
+    "uint8": "uint_contents",
+    "uint16": "uint_contents",
+    "uint32": "uint_contents",
+    "uint64": "uint64_contents",
+    "float32": "fp32_contents",
+    "float64": "fp64_contents",
+    "object": "bytes_contents",
+}
+
+
+def parse_version(text: str) -> int:
+    """A request's version string: empty = default (0); a literal 0 finds nothing (-1)."""
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise OvmsError(E.MODEL_VERSION_INVALID_FORMAT)
+    number = int(text)
+    return number if number else -1
+
+
+def decode_inputs(
+    request: pb.ModelInferRequest, signature: Signature
+) -> tuple[dict[str, np.ndarray], dict[str, Declared]]:
+    """Flat arrays and their declared shapes; sizes are checked by ``validation`` later."""
+    raw = request.raw_input_contents
+    if raw:
+        for item in request.inputs:
+            if item.HasField("contents"):
+                detail = (
+                    "Passing buffers both in InferInputTensor contents and in raw_input_contents is not allowed. "
+                    f"Detected buffer in InferInputTensor contents for input: {item.name}"
+                )
+                raise OvmsError(E.INVALID_MESSAGE_STRUCTURE, detail)
+    specs = {t.name: t for t in signature.inputs}
+    inputs: dict[str, np.ndarray] = {}
+    declared: dict[str, Declared] = {}
+    for i, item in enumerate(request.inputs):
+        dtype = KSERVE_NUMPY.get(item.datatype)
+        if dtype is None:
+            spec = specs.get(item.name)
+            expected = ovms_precision(spec.element_type) if spec is not None else "UNDEFINED"
+            detail = f"Expected: {expected}; Actual: {item.datatype}; input name: {item.name}"
+            raise OvmsError(E.INVALID_PRECISION, detail)
+        shape = tuple(item.shape)
+        if raw:
+            buffer = memoryview(raw[i]) if i < len(raw) else memoryview(b"")
+            if dtype.kind == "O":
+                inputs[item.name] = np.array(length_prefixed(buffer), dtype=object)
+                declared[item.name] = Declared(shape)
+            else:
+                usable = len(buffer) - len(buffer) % dtype.itemsize
+                inputs[item.name] = np.frombuffer(buffer[:usable], dtype=dtype)
+                declared[item.name] = Declared(shape, raw_bytes=len(buffer))
+        else:
+            field = _CONTENTS_FIELD.get(dtype.name)
+            values: Any = getattr(item.contents, field) if field else ()
+            inputs[item.name] = _typed(values, dtype)
+            declared[item.name] = Declared(shape)
+    return inputs, declared
+
+
+def _typed(values: Any, dtype: np.dtype) -> np.ndarray:
+    if dtype.kind == "O":
+        return np.array(list(values), dtype=object)
+    with np.errstate(all="ignore"):
+        return np.array(values, dtype=np.float64 if dtype.kind == "f" else None).astype(dtype)
+
+
+class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dp = dataplane
+
+    @answers_errors
+    async def ServerLive(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    @answers_errors
+    async def ServerReady(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self.dp.ready)
+
+    @answers_errors
+    async def ServerMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
+
+    @answers_errors
+    async def ModelReady(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelReadyResponse:
+        return pb.ModelReadyResponse(ready=is_ready(self.dp, request.name, parse_version(request.version)))
+
+    @answers_errors
+    async def ModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelMetadataResponse:
+        entry = described(self.dp, request.name, parse_version(request.version))
+        assert entry.signature is not None
+        response = pb.ModelMetadataResponse(
+            name=request.name,
+            versions=[str(v) for v in versions_listed(self.dp, request.name, entry)],
+            platform="OpenVINO",
+        )
+        for specs, out in ((entry.signature.inputs, response.inputs), (entry.signature.outputs, response.outputs)):
+            for spec in sorted(specs, key=lambda t: t.name):
+                shape = [dim_metadata(d) for d in spec.dims]
+                out.add(name=spec.name, datatype=kserve_datatype(spec.element_type), shape=shape)
+        return response
+
+    @answers_errors
+    async def ModelInfer(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelInferResponse:
+        version = parse_version(request.model_version)
+        entry = await infer_target(self.dp, request.model_name, version)
+        assert entry.signature is not None
+        inputs, declared = decode_inputs(request, entry.signature)
+        if len(request.inputs) != len(inputs):  # a name listed twice
+            detail = f"Expected: {len(entry.signature.inputs)}; Actual: {len(request.inputs)}"
+            raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
+        refuse_bytes(inputs, entry.signature)
+        outcome = await self.dp.infer(
+            request.model_name, version, entry, inputs, declared, precision_name=kserve_of_numpy
+        )
+        response = pb.ModelInferResponse(
+            model_name=request.model_name, model_version=str(outcome.version), id=request.id
+        )
+        for name, array in outcome.outputs:
+            response.outputs.add(name=name, datatype=kserve_of_numpy(array.dtype), shape=array.shape)
+            response.raw_output_contents.append(array.tobytes())
+        return response
+
+    async def ModelStreamInfer(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        """OVMS streams only MediaPipe graphs, which ovserve does not serve: any name is unknown."""
+        async for _ in request_iterator:
+            break
+        await context.abort(grpc.StatusCode.NOT_FOUND, E.MEDIAPIPE_DEFINITION_NAME_MISSING.message)
+        yield pb.ModelStreamInferResponse()  # never reached: makes this an async generator

@@ -1,0 +1,63 @@
+"""The gRPC front: a grpc.aio server on ``--port`` serving the gRPC adapters, on the same
+front-process base (arena, dispatcher, data plane, control channel, drain) as the HTTP front.
+Several gRPC fronts bind the same port with SO_REUSEPORT; the kernel spreads connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import grpc
+
+from frontend import process
+from frontend.grpc_api.kserve import KServeGrpc
+from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kserve_grpc
+
+MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
+
+
+def server_options(channel_arguments: list[list[Any]]) -> list[tuple[str, Any]]:
+    """OVMS's defaults, then ``--grpc_channel_arguments`` (which may override them)."""
+    options: dict[str, Any] = {
+        "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+        "grpc.so_reuseport": 1,
+    }
+    options.update({str(k): v for k, v in channel_arguments})
+    return list(options.items())
+
+
+class GrpcFront(process.FrontProcess):
+    kind = "grpc front"
+
+    def run_loop(self, main: Coroutine[Any, Any, int]) -> int:
+        return asyncio.run(main)  # grpc.aio drives its own poller on the standard asyncio loop
+
+    async def start_serving(self) -> None:
+        s = self.settings
+        self.server = grpc.aio.server(options=server_options(s.grpc_channel_arguments))
+        kserve_grpc.add_GRPCInferenceServiceServicer_to_server(KServeGrpc(self.dataplane), self.server)
+        for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
+            self.server.add_insecure_port(f"{host}:{s.grpc_port}")
+        await self.server.start()
+        self.stopping: asyncio.Task[None] | None = None
+
+    async def stop_accepting(self) -> None:
+        # refuses new calls at once; calls in progress get the grace period, then are cancelled
+        self.stopping = asyncio.ensure_future(self.server.stop(self.settings.shutdown_grace_s))
+
+    def open_connections(self) -> int:
+        return 0 if self.stopping is None or self.stopping.done() else 1
+
+    async def abort(self) -> None:
+        if self.stopping is not None:
+            await self.stopping
+
+
+def main(argv: list[str] | None = None) -> int:
+    return process.main(GrpcFront, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
