@@ -13,6 +13,8 @@ import grpc
 from frontend import process
 from frontend.grpc_api.kserve import KServeGrpc
 from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kserve_grpc
+from frontend.grpc_api.proto import tf_serving_pb2_grpc as tfs_grpc
+from frontend.grpc_api.tfs import ModelService, PredictionService
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
 
@@ -38,6 +40,8 @@ class GrpcFront(process.FrontProcess):
         s = self.settings
         self.server = grpc.aio.server(options=server_options(s.grpc_channel_arguments))
         kserve_grpc.add_GRPCInferenceServiceServicer_to_server(KServeGrpc(self.dataplane), self.server)
+        tfs_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.dataplane), self.server)
+        tfs_grpc.add_ModelServiceServicer_to_server(ModelService(self.dataplane), self.server)
         for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
             self.server.add_insecure_port(f"{host}:{s.grpc_port}")
         await self.server.start()

@@ -104,6 +104,8 @@ class OvmsError(Exception):
         return self.status.http
 
 
+MODEL_SPEC_MISSING = Status(400, "model_spec missing in request")
+INVALID_SIGNATURE_DEF = Status(400, "Invalid signature name")
 MODEL_VERSION_INVALID_FORMAT = Status(400, "Model version is in invalid format")  # text unsure: OVMS's not known
 
 BY_NAME: dict[str, Status] = {k: v for k, v in globals().items() if isinstance(v, Status)}
@@ -123,6 +125,8 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         MODEL_VERSION_NOT_LOADED_ANYMORE,
     ),
     "INVALID_ARGUMENT": (
+        MODEL_SPEC_MISSING,
+        INVALID_SIGNATURE_DEF,
         MODEL_VERSION_INVALID_FORMAT,
         PATH_INVALID,
         INVALID_NO_OF_INPUTS,

@@ -49,6 +49,13 @@ _PRECISION_OF_NUMPY = {t[0]: t[1] for t in ELEMENT_TYPES.values() if t[0]}
 # KServe datatype -> numpy dtype (BYTES: variable-length items, an object array)
 KSERVE_NUMPY: dict[str, np.dtype] = {t[3]: np.dtype(t[0] or object) for t in ELEMENT_TYPES.values() if t[3] != "BF16"}
 _KSERVE_OF_NUMPY = {dtype: name for name, dtype in KSERVE_NUMPY.items()}
+# TF dtype name -> numpy dtype (DT_STRING: variable-length items, an object array)
+TF_NUMPY: dict[str, np.dtype] = {t[2]: np.dtype(t[0] or object) for t in ELEMENT_TYPES.values() if t[2] != "DT_INVALID"}
+_TF_OF_NUMPY = {dtype: name for name, dtype in TF_NUMPY.items()}
+
+
+def tf_of_numpy(dtype: np.dtype) -> str:
+    return _TF_OF_NUMPY.get(dtype, "DT_INVALID")
 
 
 def precision_of_numpy(dtype: np.dtype) -> str:

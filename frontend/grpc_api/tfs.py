@@ -1,0 +1,148 @@
+"""TF Serving's gRPC services on the data plane, as OVMS 2026.2 serves them (wave2.md 3.1, 3.3):
+``PredictionService`` Predict and GetModelMetadata, ``ModelService`` GetModelStatus and
+HandleReloadConfigRequest (answered OK and ignored: the server reloads by itself, as OVMS).
+
+Predict inputs: ``tensor_content`` for the numeric types (typed ``*_val`` fields are ignored, as
+OVMS ignores them: such a request fails the content-size check), ``half_val`` for DT_HALF,
+``int_val`` for DT_UINT16. Outputs go to ``tensor_content``; the response carries no
+``model_spec``, as OVMS's."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+import numpy as np
+
+from frontend.dataplane import DataPlane
+from frontend.grpc_api.errors import answers_errors
+from frontend.grpc_api.proto import tf_serving_pb2 as pb
+from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
+from frontend.grpc_api.proto import tf_tensor_pb2 as tf
+from frontend.validation import Declared
+from shared import errors as E
+from shared.errors import OvmsError
+from shared.signature import TF_NUMPY, Signature, TensorSpec, dim_metadata, ovms_precision, tf_dtype, tf_of_numpy
+
+log = logging.getLogger("ovserve.front")
+SIGNATURE_DEF_MAP_URL = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+# output dtypes OVMS writes (BOOL, U32, U64 outputs fail with "Unsupported serialization precision")
+_SERIALIZED = frozenset(
+    np.dtype(n) for n in ("float32", "int32", "float64", "int8", "uint8", "int16", "uint16", "float16", "int64")
+)
+
+
+def _spec_version(request: Any) -> tuple[str, int]:
+    if not request.HasField("model_spec"):
+        raise OvmsError(E.MODEL_SPEC_MISSING)
+    spec = request.model_spec
+    return spec.name, spec.version.value if spec.HasField("version") else 0  # a label is ignored
+
+
+def _dtype_name(proto: tf.TensorProto) -> str:
+    try:
+        return tf.DataType.Name(proto.dtype)
+    except ValueError:
+        return "DT_INVALID"
+
+
+def decode_input(name: str, proto: tf.TensorProto, spec: TensorSpec | None) -> tuple[np.ndarray, Declared]:
+    """A flat array of the request's dtype and its declared shape (sizes are checked later)."""
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    dtype_name = _dtype_name(proto)
+    dtype = TF_NUMPY.get(dtype_name)
+    if dtype is None:
+        expected = ovms_precision(spec.element_type) if spec is not None else "UNDEFINED"
+        raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected}; Actual: {dtype_name}; input name: {name}")
+    if dtype_name == "DT_STRING":
+        return np.array(list(proto.string_val), dtype=object), Declared(shape)
+    if dtype_name == "DT_HALF":
+        return np.array(proto.half_val, dtype=np.int64).astype(np.uint16).view(np.float16), Declared(shape)
+    if dtype_name == "DT_UINT16":
+        with np.errstate(all="ignore"):
+            return np.array(proto.int_val, dtype=np.int64).astype(np.uint16), Declared(shape)
+    content = proto.tensor_content
+    usable = len(content) - len(content) % dtype.itemsize
+    return np.frombuffer(content, dtype=dtype, count=usable // dtype.itemsize), Declared(shape, len(content))
+
+
+def encode_output(array: np.ndarray) -> tf.TensorProto:
+    if array.dtype not in _SERIALIZED:
+        raise OvmsError(E.UNSUPPORTED_SERIALIZATION_PRECISION)
+    shape = tf.TensorShapeProto(dim=[tf.TensorShapeProto.Dim(size=d) for d in array.shape])
+    dtype = tf.DataType.Value(tf_of_numpy(array.dtype))
+    return tf.TensorProto(dtype=dtype, tensor_shape=shape, tensor_content=array.tobytes())
+
+
+def _tensor_info(spec: TensorSpec) -> tf.TensorInfo:
+    dims = [tf.TensorShapeProto.Dim(size=dim_metadata(d)) for d in spec.dims]
+    return tf.TensorInfo(
+        name=spec.name, dtype=tf.DataType.Value(tf_dtype(spec.element_type)), tensor_shape={"dim": dims}
+    )
+
+
+def signature_def_map(signature: Signature) -> pb.SignatureDefMap:
+    definition = tf.SignatureDef(
+        inputs={t.name: _tensor_info(t) for t in signature.inputs},
+        outputs={t.name: _tensor_info(t) for t in signature.outputs},
+    )
+    return pb.SignatureDefMap(signature_def={"serving_default": definition})
+
+
+class PredictionService(pb_grpc.PredictionServiceServicer):
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dp = dataplane
+
+    @answers_errors
+    async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
+        name, version = _spec_version(request)
+        entry = await self.dp.wait_available(name, version)
+        assert entry.signature is not None
+        specs = {t.name: t for t in entry.signature.inputs}
+        inputs: dict[str, np.ndarray] = {}
+        declared: dict[str, Declared] = {}
+        for input_name, proto in request.inputs.items():
+            inputs[input_name], declared[input_name] = decode_input(input_name, proto, specs.get(input_name))
+        for input_name, array in inputs.items():
+            if array.dtype.kind == "O" and input_name in specs:
+                raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (DT_STRING) inputs are not supported yet")
+        outcome = await self.dp.infer(name, version, entry, inputs, declared)
+        return pb.PredictResponse(outputs={n: encode_output(a) for n, a in outcome.outputs})
+
+    @answers_errors
+    async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelMetadataResponse:
+        name, version = _spec_version(request)
+        if list(request.metadata_field) != ["signature_def"]:
+            raise OvmsError(E.INVALID_SIGNATURE_DEF)
+        entry = self.dp.available(name, version)
+        assert entry.signature is not None
+        response = pb.GetModelMetadataResponse()
+        response.model_spec.name = name
+        response.model_spec.version.value = entry.version
+        response.metadata["signature_def"].Pack(signature_def_map(entry.signature))
+        return response
+
+
+class ModelService(pb_grpc.ModelServiceServicer):
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dp = dataplane
+
+    @answers_errors
+    async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelStatusResponse:
+        name, version = _spec_version(request)
+        response = pb.GetModelStatusResponse()
+        for v, state, code in self.dp.table.status(name, version):
+            status = pb.StatusProto(error_code=int(code), error_message=code.name)
+            response.model_version_status.add(version=v, state=int(state), status=status)
+        return response
+
+    @answers_errors
+    async def HandleReloadConfigRequest(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> pb.ReloadConfigResponse:
+        log.info(
+            "Requested HandleReloadConfigRequest - but this service is reloading config automatically by itself, "
+            "therefore this operation has no *EXTRA* affect."
+        )
+        return pb.ReloadConfigResponse()
