@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,45 @@ def run_wrk(
     return rate, p50, p99, errors
 
 
+def ensure_h2load() -> None:
+    if shutil.which("h2load"):
+        return
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nghttp2-client"], check=False, capture_output=True)
+    if not shutil.which("h2load"):
+        sys.exit("h2load is needed (Debian: apt-get install nghttp2-client)")
+
+
+def run_h2load(
+    port: int, path: str, body_file: str, concurrency: int, seconds: float
+) -> tuple[float, float, float, int]:
+    """h2load POSTing one prepared gRPC frame: ``concurrency`` connections of one stream each (as
+    wrk does; OVMS's default ``grpc.max_concurrent_streams`` is the core count, and h2load fails
+    the streams a server refuses instead of queueing them), 2 client threads; p50/p99 from its
+    per-request log. Failed RPCs come back as HTTP 200 with a grpc-status trailer, which h2load
+    cannot see: callers check one call first."""
+    log = os.path.join(OUT, "h2load.log")
+    cmd = ["h2load", f"-c{concurrency}", "-m1", f"-t{min(2, concurrency)}"]
+    cmd += ["-D", str(int(seconds)), "-d", body_file, "--log-file", log]
+    cmd += ["-H", "content-type: application/grpc", "-H", "te: trailers", f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    assert m, out
+    done, ok = int(m.group(1)), int(m.group(2))
+    rate = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    assert rate, out
+    times = []
+    with open(log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] == "200":
+                times.append(int(parts[2]) / 1000)  # microseconds -> ms
+    lat = np.array(times) if times else np.array([float("nan")])
+    p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
+    return float(rate.group(1)) * ok / max(1, done), p50, p99, done - ok
+
+
 class Proc:
     def __init__(
         self,
@@ -120,9 +160,12 @@ class Proc:
             if self.proc.poll() is not None:
                 sys.exit(f"{argv} exited; see {log}")
             try:
+                if not ready_path:  # not HTTP (a gRPC server): accepting connections is enough
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    return
                 if requests.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1).status_code != 503:
                     return  # any answer but "not ready yet" (ovserve's /v2/health/ready during loads)
-            except requests.RequestException:
+            except (requests.RequestException, OSError):
                 pass
             time.sleep(0.2)
         sys.exit(f"{argv} did not start; see {log}")
@@ -137,7 +180,8 @@ class Proc:
             except psutil.Error:
                 continue
             module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
-            role = {"ovserve": "supervisor", "frontend": "fronts", "workers": "workers"}.get(module, "server")
+            roles = {"ovserve": "supervisor", "frontend": "fronts", "frontend.grpc_front": "grpc fronts"}
+            role = {**roles, "workers": "workers"}.get(module, "server")
             totals[role] = totals.get(role, 0.0) + times.user + times.system
         return totals
 

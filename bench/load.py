@@ -204,7 +204,9 @@ def _ratio(r: Result, other: Result | None, p99: bool = False) -> str:
     return f"{r.rate / other.rate:.2f}" + (f" ({r.p99_ms / other.p99_ms:.2f})" if p99 else "")
 
 
-def print_table(name: str, shape: list[int], results: list[Result], ceiling: dict[str, float] | None) -> None:
+def print_table(
+    name: str, shape: list[int], results: list[Result], ceiling: dict[str, float] | None, hello: str = "hello"
+) -> None:
     print(f"\n## {name} {shape}")
     if ceiling:
         print(
@@ -226,7 +228,7 @@ def print_table(name: str, shape: list[int], results: list[Result], ceiling: dic
         cpu = ", ".join(f"{role} {us:.0f}" for role, us in r.cpu_us.items())
         cols = [
             _ratio(r, by.get(("naive", c))),
-            _ratio(r, by.get(("hello", c))),
+            _ratio(r, by.get((hello, c))),
             f"{r.rate / ceiling['rate']:.2f}" if ceiling else "-",
             _ratio(r, before, p99=True),
             _ratio(r, plain, p99=True),

@@ -34,6 +34,9 @@ class Control:
     async def hello(self, index: int, arena: str) -> None:
         await self.sock.send(P.pack({"t": P.HELLO, "role": "front", "front": index, "arena": arena}))
 
+    async def serving(self, index: int) -> None:
+        await self.sock.send(P.pack({"t": P.SERVING, "front": index}))
+
     async def run(self) -> None:
         while True:
             data = await self.sock.recv()

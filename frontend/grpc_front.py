@@ -5,7 +5,6 @@ Several gRPC fronts bind the same port with SO_REUSEPORT; the kernel spreads con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 import grpc
@@ -32,9 +31,6 @@ def server_options(channel_arguments: list[list[Any]]) -> list[tuple[str, Any]]:
 
 class GrpcFront(process.FrontProcess):
     kind = "grpc front"
-
-    def run_loop(self, main: Coroutine[Any, Any, int]) -> int:
-        return asyncio.run(main)  # grpc.aio drives its own poller on the standard asyncio loop
 
     async def start_serving(self) -> None:
         s = self.settings

@@ -12,8 +12,6 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Coroutine
-from typing import Any
 
 import uvloop
 import zmq.asyncio
@@ -60,11 +58,7 @@ class FrontProcess(abc.ABC):
             level=getattr(logging, self.settings.python_log_level(), logging.INFO),
             format=f"[%(asctime)s][{self.kind} {self.settings.index}][%(levelname)s] %(message)s",
         )
-        return self.run_loop(self._main())
-
-    def run_loop(self, main: Coroutine[Any, Any, int]) -> int:
-        """The event loop the front runs on (uvloop; a subclass may need another)."""
-        return uvloop.run(main)
+        return uvloop.run(self._main())  # grpc.aio runs on uvloop too
 
     async def _main(self) -> int:
         s = self.settings
@@ -80,6 +74,7 @@ class FrontProcess(abc.ABC):
             await self.control.hello(s.index, arena_name)
             await self.control.first_table.wait()
             await self.start_serving()
+            await self.control.serving(s.index)
             stop = asyncio.Event()
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides

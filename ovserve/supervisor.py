@@ -40,6 +40,7 @@ class Supervisor:
         self.workers: list[Child] = []
         self.fronts: list[Child] = []
         self.front_ids: dict[bytes, int] = {}
+        self.fronts_serving: set[int] = set()  # fronts that said they accept requests
         self.front_arenas: dict[int, str] = {}
         self.worker_ids: dict[int, bytes] = {}
         self.stop_requested = False
@@ -119,6 +120,8 @@ class Supervisor:
             self.front_ids[ident] = msg["front"]
             self.front_arenas[msg["front"]] = msg["arena"]
             self._send(ident, {"t": P.TABLE, "table": self.registry.table()})
+        elif kind == P.SERVING:
+            self.fronts_serving.add(msg["front"])
         elif kind == P.LOADED:
             orders = self.registry.on_loaded(
                 msg["worker"], msg["inc"], msg["ok"], msg.get("signature"), msg.get("error", "")
@@ -219,9 +222,9 @@ class Supervisor:
                 f.start()
             if not self._load_models():
                 return 1
+            self._wait_fronts()  # every front accepting (a gRPC front binds its port itself)
             self.registry.mark_ready()
             self._publish()
-            self._wait_fronts()
             self.serving = True
             self.notify.ready()
             host = self.settings.rest_bind_address.split(",")[0]
@@ -287,7 +290,7 @@ class Supervisor:
 
     def _wait_fronts(self) -> None:
         deadline = time.monotonic() + 30
-        while len(self.front_ids) < len(self.fronts) and time.monotonic() < deadline and not self.stop_requested:
+        while len(self.fronts_serving) < len(self.fronts) and time.monotonic() < deadline and not self.stop_requested:
             self._pump(TICK_S)
             self._check_children()
 

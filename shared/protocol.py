@@ -38,6 +38,7 @@ FORGET_ARENA = "forget_arena"  # supervisor -> worker: a front is gone, unmap it
 TABLE = "table"  # supervisor -> front: the routing table
 RELOAD = "reload"  # front -> supervisor: POST /v1/config/reload
 RELOAD_RESULT = "reload_result"  # supervisor -> front
+SERVING = "serving"  # front -> supervisor: accepting requests (after HELLO and the first table)
 
 
 def pack(message: Any) -> bytes:
