@@ -3,6 +3,7 @@ models, request bodies for each protocol, OpenVINO's in-process rate."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -118,6 +119,8 @@ def run_h2load(
     per-request log. Failed RPCs come back as HTTP 200 with a grpc-status trailer, which h2load
     cannot see: callers check one call first."""
     log = os.path.join(OUT, "h2load.log")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(log)  # h2load appends to it
     cmd = ["h2load", f"-c{concurrency}", "-m1", f"-t{min(2, concurrency)}"]
     cmd += ["-D", str(int(seconds)), "-d", body_file, "--log-file", log]
     cmd += ["-H", "content-type: application/grpc", "-H", "te: trailers", f"http://127.0.0.1:{port}{path}"]
