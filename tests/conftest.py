@@ -59,3 +59,11 @@ def single_server(repo: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A model that takes ~50 ms per inference on one CPU in f32 (overload, deadline, drain tests)."""
+    base = str(tmp_path_factory.mktemp("slow") / "slow")
+    modelgen.slow(base, layers=40)
+    return base

@@ -16,17 +16,9 @@ import psutil
 import pytest
 import requests
 
-from tests import modelgen
 from tests.server_util import Server
 
 X = {"inputs": [[1.0, 2.0, 3.0, 4.0]]}
-
-
-@pytest.fixture(scope="module")
-def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    base = str(tmp_path_factory.mktemp("slow") / "slow")
-    modelgen.slow(base, layers=40)  # ~50 ms per inference on one CPU in f32
-    return base
 
 
 def start(model: str, tmp_path: Path, *flags: str) -> Server:

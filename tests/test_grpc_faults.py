@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from frontend.grpc_api.proto import tf_serving_pb2 as pb
 from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
 from frontend.grpc_api.proto import tf_tensor_pb2 as tf
-from tests import modelgen
 from tests.server_util import Server
 
 METHODS = [
@@ -127,13 +126,6 @@ def test_message_over_the_size_limit(repo: str, tmp_path: Path) -> None:
             check_valid(ch)  # a small one still passes
     finally:
         assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    base = str(tmp_path_factory.mktemp("slow") / "slow")
-    modelgen.slow(base, layers=40)  # ~50 ms per inference on one CPU in f32
-    return base
 
 
 def slow_server(slow_model: str, tmp_path: Path, *flags: str) -> Server:
