@@ -9,10 +9,12 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ovserve import __version__
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
+from ovserve.grpc_options import parse_channel_arguments
+from ovserve.logsetup import setup_logging
 from ovserve.settings import Settings
 from shared.model_config import (
     ConfigError,
@@ -182,7 +184,10 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("port and rest_port cannot both be unset")
     if not a.rest_port:
         raise UsageError("rest_port setting is missing: ovserve serves the REST API only")
-    channel_arguments = parse_channel_arguments(a.grpc_channel_arguments)
+    try:
+        channel_arguments = parse_channel_arguments(a.grpc_channel_arguments, len(allowed_cpus()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     cores = len(allowed_cpus())
     if a.port and not 1 <= a.grpc_workers <= cores:
         raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
@@ -287,34 +292,6 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         grpc_workers=a.grpc_workers if a.port else 0,
         grpc_channel_arguments=channel_arguments,
     )
-
-
-def parse_channel_arguments(text: str) -> list[list[Any]]:
-    """OVMS's ``k=v,k2=v2``: integer-looking values as ints, others as strings; OVMS first sets
-    ``grpc.max_concurrent_streams`` to the core count, which a given value overrides."""
-    pairs: list[list[Any]] = [["grpc.max_concurrent_streams", len(allowed_cpus())]]
-    for item in [i.strip() for i in text.split(",") if i.strip()]:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise UsageError(f"grpc_channel_arguments has a wrong format: {item!r} (expected key=value)")
-        value = value.strip()
-        pairs.append([key.strip(), int(value) if value.lstrip("-").isdigit() else value])
-    return pairs
-
-
-def setup_logging(level: str, path: str | None = None) -> None:
-    py_level = {
-        "TRACE": logging.DEBUG,
-        "DEBUG": logging.DEBUG,
-        "INFO": logging.INFO,
-        "WARNING": logging.WARNING,
-        "ERROR": logging.ERROR,
-    }.get(level, logging.INFO)
-    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(process)d][%(name)s][%(levelname)s] %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(py_level)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+
+from ovserve.settings import Settings
+
+log = logging.getLogger("ovserve.supervisor")
 
 
 def bind_listeners(host_list: str, port: int) -> list[socket.socket]:
@@ -35,3 +40,18 @@ def busy_address(host_list: str, port: int) -> str | None:
             except OSError:
                 return f"{host}:{port}"
     return None
+
+
+def announce(s: Settings) -> None:
+    """The log lines that say where the server answers (the README's quick start reads the URL)."""
+    host = s.rest_bind_address.split(",")[0]
+    log.info(
+        "ovserve serving REST at http://%s:%d (%d fronts, %d workers on CPUs %s)",
+        host if host not in ("0.0.0.0", "::") else "127.0.0.1",
+        s.rest_port,
+        s.front_processes,
+        len(s.worker_cpu_sets),
+        s.worker_cpu_sets,
+    )
+    if s.grpc_port:
+        log.info("ovserve serving gRPC at %s:%d (%d gRPC fronts)", s.grpc_bind_address, s.grpc_port, s.grpc_workers)

@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 
 from ovserve.config_source import ConfigSource
-from ovserve.listeners import bind_listeners, busy_address
+from ovserve.listeners import announce, bind_listeners, busy_address
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
 from ovserve.reload_ticket import ReloadTicket
@@ -227,22 +227,7 @@ class Supervisor:
             self._publish()
             self.serving = True
             self.notify.ready()
-            host = self.settings.rest_bind_address.split(",")[0]
-            log.info(
-                "ovserve serving REST at http://%s:%d (%d fronts, %d workers on CPUs %s)",
-                host if host not in ("0.0.0.0", "::") else "127.0.0.1",
-                self.settings.rest_port,
-                self.settings.front_processes,
-                len(self.workers),
-                self.settings.worker_cpu_sets,
-            )
-            if self.settings.grpc_port:
-                log.info(
-                    "ovserve serving gRPC at %s:%d (%d gRPC fronts)",
-                    self.settings.grpc_bind_address,
-                    self.settings.grpc_port,
-                    self.settings.grpc_workers,
-                )
+            announce(self.settings)
             self._loop()
             return 0
         finally:

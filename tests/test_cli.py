@@ -4,10 +4,11 @@ import sys
 import pytest
 
 from ovserve.cli import EX_USAGE, UsageError, settings_from_args
-from ovserve.cpuplan import parse_cpu_sets, split_evenly
+from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly
 from tests.server_util import ROOT
 
 BASE = ["--model_name", "m", "--model_path", "/tmp/m", "--rest_port", "9001"]
+CORES = len(allowed_cpus())
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,14 @@ BASE = ["--model_name", "m", "--model_path", "/tmp/m", "--rest_port", "9001"]
         ([*BASE, "--log_level", "LOUD"], "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"),
         ([*BASE, "--nireq", "100001"], "Nireq parameter too high - Exceeded allowed nireq value"),
         ([*BASE, "--worker_cpu_sets", "0;0"], "worker CPU plan: CPU 0 is in more than one worker set"),
+        (
+            [*BASE, "--port", "9002", "--grpc_workers", "0"],
+            f"grpc_workers count should be from 1 to CPU core count : {CORES}",
+        ),
+        (
+            [*BASE, "--port", "9002", "--grpc_channel_arguments", "a=1,b"],
+            "grpc_channel_arguments has a wrong format: 'b' (expected key=value)",
+        ),
     ],
 )
 def test_flag_errors(argv: list[str], message: str) -> None:
@@ -79,3 +88,17 @@ def test_process_exit_code_and_stderr() -> None:
         [sys.executable, "-m", "ovserve", "--no_such_flag", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert r.returncode == EX_USAGE and "error parsing options" in r.stderr
+
+
+def test_grpc_settings() -> None:
+    s = settings_from_args(
+        [*BASE, "--port", "9002", "--grpc_channel_arguments", "grpc.max_concurrent_streams=7, x.y=z"]
+    )
+    assert s is not None and (s.grpc_port, s.grpc_workers) == (9002, 1)
+    assert s.grpc_channel_arguments == [
+        ["grpc.max_concurrent_streams", CORES],
+        ["grpc.max_concurrent_streams", 7],
+        ["x.y", "z"],
+    ]
+    off = settings_from_args(BASE)
+    assert off is not None and (off.grpc_port, off.grpc_workers) == (0, 0)
