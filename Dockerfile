@@ -1,6 +1,6 @@
-# ovserve: OVMS / TensorFlow Serving REST API for OpenVINO models.
+# ovserve: the OVMS API (TF Serving and KServe v2, REST and gRPC) for OpenVINO models.
 #   docker build -t ovserve .
-#   docker run --rm -p 8000:8000 --shm-size=1g ovserve
+#   docker run --rm -p 8000:8000 -p 9000:9000 --shm-size=1g ovserve
 # Tensors travel between processes through /dev/shm: give the container room (--shm-size);
 # with docker's default 64 MiB ovserve shrinks its arenas and says so in the log.
 FROM python:3.11-slim
@@ -19,6 +19,6 @@ RUN pip install . \
 
 USER ovserve
 ENV HOME=/home/ovserve
-EXPOSE 8000
+EXPOSE 8000 9000
 ENTRYPOINT ["ovserve"]
-CMD ["--model_name", "dummy", "--model_path", "/opt/ovserve/models/dummy", "--rest_port", "8000"]
+CMD ["--model_name", "dummy", "--model_path", "/opt/ovserve/models/dummy", "--rest_port", "8000", "--port", "9000"]
