@@ -13,10 +13,10 @@ Needs the dev extras and h2load (Debian nghttp2-client, installed with apt when 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import struct
 import sys
-from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -34,6 +34,7 @@ from bench.harness import (
     ensure_wrk,
     kserve_bodies,
     make_models,
+    measure,
     ov_rate,
     ovserve_argv,
     run_h2load,
@@ -81,37 +82,6 @@ def check_call(port: int, path: str, data: bytes, hello: bool) -> None:
     assert parsed.outputs, f"{path}: no outputs"
 
 
-@dataclass
-class Point:
-    label: str
-    tool: str  # "h2load" (gRPC) or "wrk" (REST)
-    port: int
-    path: str
-    body: str
-    header_length: int | None = None
-
-    def run(self, concurrency: int, seconds: float) -> tuple[float, float, float, int]:
-        if self.tool == "h2load":
-            return run_h2load(self.port, self.path, self.body, concurrency, seconds)
-        url = f"http://127.0.0.1:{self.port}{self.path}"
-        return run_wrk(url, self.body, concurrency, seconds, header_length=self.header_length)
-
-
-def measure(proc: Proc, points: list[Point], concurrencies: list[int], seconds: float) -> list[Result]:
-    results = []
-    for point in points:
-        for c in concurrencies:
-            before = proc.cpu_seconds()
-            rate, p50, p99, errors = point.run(c, seconds)
-            spent = proc.cpu_seconds()
-            count = max(1.0, rate * seconds)
-            cpu = {role: (t - before.get(role, 0.0)) / count * 1e6 for role, t in sorted(spent.items())}
-            results.append(Result(point.label, c, rate, p50, p99, errors, cpu))
-            per = ", ".join(f"{role} {us:.1f}" for role, us in cpu.items())
-            print(f"  {point.label:20s} c={c:<3d} {rate:9.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  CPU: {per}")
-    return results
-
-
 def bench_model(a: argparse.Namespace, name: str, concurrencies: list[int]) -> None:
     model_dir, shape = make_models()[name]
     ceiling = ov_rate(model_dir, min(a.duration, 5))
@@ -121,18 +91,23 @@ def bench_model(a: argparse.Namespace, name: str, concurrencies: list[int]) -> N
     port, gport = free_port(), free_port()
     argv = [*ovserve_argv(name, model_dir, port), "--port", str(gport), "--grpc_bind_address", "127.0.0.1"]
     argv += ["--grpc_workers", str(a.grpc_workers), *a.extra.split()]
+    rest = f"http://127.0.0.1:{port}"
     points = [
-        Point("ovserve gRPC TFS", "h2load", gport, PREDICT, bodies[PREDICT][0]),
-        Point("ovserve gRPC KServe", "h2load", gport, MODEL_INFER, bodies[MODEL_INFER][0]),
-        Point("ovserve REST TFS", "wrk", port, f"/v1/models/{name}:predict", tfs_json),
-        Point("ovserve REST v2 bin", "wrk", port, f"/v2/models/{name}/infer", v2_binary, header_length),
+        ("ovserve gRPC TFS", functools.partial(run_h2load, gport, PREDICT, bodies[PREDICT][0])),
+        ("ovserve gRPC KServe", functools.partial(run_h2load, gport, MODEL_INFER, bodies[MODEL_INFER][0])),
+        ("ovserve REST TFS", functools.partial(run_wrk, f"{rest}/v1/models/{name}:predict", tfs_json)),
+        (
+            "ovserve REST v2 bin",
+            functools.partial(run_wrk, f"{rest}/v2/models/{name}/infer", v2_binary, header_length=header_length),
+        ),
     ]
     results: list[Result] = []
     proc = Proc(argv, port, READY_PATH, os.path.join(OUT, f"grpc-ovserve-{name}.log"))
     try:
         for path, (_, data) in bodies.items():
             check_call(gport, path, data, hello=False)
-        results += measure(proc, points, concurrencies, a.duration)
+        for label, run in points:
+            results += measure(proc, label, run, concurrencies, a.duration)
     finally:
         proc.stop()
     hport = free_port()
@@ -140,9 +115,8 @@ def bench_model(a: argparse.Namespace, name: str, concurrencies: list[int]) -> N
     hello = Proc(hello_argv, hport, "", os.path.join(OUT, f"grpc-hello-{name}.log"))
     try:
         check_call(hport, PREDICT, bodies[PREDICT][1], hello=True)
-        results += measure(
-            hello, [Point("grpc.aio hello", "h2load", hport, PREDICT, bodies[PREDICT][0])], concurrencies, a.duration
-        )
+        run = functools.partial(run_h2load, hport, PREDICT, bodies[PREDICT][0])
+        results += measure(hello, "grpc.aio hello", run, concurrencies, a.duration)
     finally:
         hello.stop()
     print_table(name, shape, results, ceiling, hello="grpc.aio hello")

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,27 @@ def run_wrk(
     if m:
         errors += sum(int(x) for x in m.groups())
     return rate, p50, p99, errors
+
+
+def measure(proc: Proc, label: str, run: Callable[[int, float], tuple[float, float, float, int]],
+            concurrencies: list[int], seconds: float) -> list[Result]:  # fmt: skip
+    """One point at each concurrency: ``run(concurrency, seconds)`` gives (req/s, p50, p99,
+    errors); the server's CPU time by role around it gives CPU microseconds per request."""
+    results = []
+    for c in concurrencies:
+        before = proc.cpu_seconds()
+        rate, p50, p99, errors = run(c, seconds)
+        spent = proc.cpu_seconds()
+        count = max(1.0, rate * seconds)
+        cpu = {role: (t - before.get(role, 0.0)) / count * 1e6 for role, t in sorted(spent.items())}
+        results.append(Result(label, c, rate, p50, p99, errors, cpu))
+        per_request = ", ".join(f"{role} {us:.1f}" for role, us in cpu.items())
+        print(
+            f"  {label:20s} c={c:<3d} {rate:9.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
+            f"  errors {errors}  CPU us/request: {per_request}",
+            flush=True,
+        )
+    return results
 
 
 def ensure_h2load() -> None:

@@ -19,6 +19,7 @@ Needs the dev extras (``pip install -e '.[dev]'``) and wrk (installed with apt w
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from bench.harness import (
     ensure_wrk,
     kserve_bodies,
     make_models,
+    measure,
     ov_rate,
     ovserve_argv,
     run_wrk,
@@ -115,7 +117,7 @@ def plan_servers(a: argparse.Namespace, name: str, model_dir: str, fronts: int) 
     return runs
 
 
-def measure(run: ServerRun, name: str, concurrencies: list[int], seconds: float) -> list[Result]:
+def measure_run(run: ServerRun, name: str, concurrencies: list[int], seconds: float) -> list[Result]:
     results = []
     proc = Proc(run.argv, run.port, run.ready, os.path.join(OUT, f"{run.label}-{name}.log"), root=run.root)
     try:
@@ -126,19 +128,8 @@ def measure(run: ServerRun, name: str, concurrencies: list[int], seconds: float)
                 check = requests.post(url, data=f.read(), headers=headers, timeout=60)
             if check.status_code != 200:
                 sys.exit(f"{point.label}: {check.status_code} {check.text[:200]}")
-            for c in concurrencies:
-                before = proc.cpu_seconds()
-                rate, p50, p99, errors = run_wrk(url, point.body, c, seconds, header_length=point.header_length)
-                spent = proc.cpu_seconds()
-                count = max(1.0, rate * seconds)
-                cpu = {role: (t - before.get(role, 0.0)) / count * 1e6 for role, t in sorted(spent.items())}
-                results.append(Result(point.label, c, rate, p50, p99, errors, cpu))
-                per_request = ", ".join(f"{role} {us:.1f}" for role, us in cpu.items())
-                print(
-                    f"  {point.label:18s} c={c:<3d} {rate:9.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
-                    f"  errors {errors}  CPU us/request: {per_request}",
-                    flush=True,
-                )
+            wrk = functools.partial(run_wrk, url, point.body, header_length=point.header_length)
+            results += measure(proc, point.label, wrk, concurrencies, seconds)
     finally:
         proc.stop()
     return results
@@ -183,7 +174,7 @@ def main() -> None:
         results: list[Result] = []
         batch_logs = []
         for run in plan_servers(a, name, model_dir, fronts):
-            results += measure(run, name, concurrencies, a.duration)
+            results += measure_run(run, name, concurrencies, a.duration)
             if run.label == "ovserve+batch":
                 batch_logs.append(last_stats_line(os.path.join(OUT, f"{run.label}-{name}.log")))
         print_table(name, shape, results, ceiling)

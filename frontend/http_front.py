@@ -80,8 +80,6 @@ def build_app(api: RestApi, index: int, max_body: int) -> Sanic:
 
 
 class HttpFront(process.FrontProcess):
-    kind = "front"
-
     async def start_serving(self) -> None:
         api = RestApi(self.dataplane, self.settings.max_json_depth)
         app = build_app(api, self.settings.index, self.settings.max_body_bytes)

@@ -1,5 +1,5 @@
 """What both KServe v2 adapters (REST and gRPC) ask of a model, with OVMS's answers: the version
-that ready and metadata describe, the infer lookup, and which BYTES inputs cannot be served."""
+that ready and metadata describe, the infer lookup, and the checks before validation."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 
 from frontend.dataplane import DataPlane
 from frontend.table import VersionEntry, unavailable_error
+from frontend.validation import refuse_strings
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.signature import Signature
@@ -55,16 +56,9 @@ async def infer_target(dp: DataPlane, name: str, version: int) -> VersionEntry:
         raise
 
 
-def refuse_bytes(inputs: Mapping[str, np.ndarray], signature: Signature) -> None:
-    """BYTES inputs, as OVMS picks their use (wave2.md 6.1): strings for a STRING input or a U8
-    one of rank 2, images for rank 4, else 500 ``Functionality not implemented``. Strings and
-    images are not served yet: they get the same 500, saying so."""
-    specs = {t.name: t for t in signature.inputs}
-    for name, array in inputs.items():
-        spec = specs.get(name)
-        if array.dtype != object or spec is None:
-            continue
-        rank = len(spec.dims)
-        if spec.element_type == "string" or (spec.element_type == "u8" and rank == 2) or rank == 4:
-            raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (BYTES) inputs are not supported yet")
-        raise OvmsError(E.NOT_IMPLEMENTED)
+def precheck(listed: int, inputs: Mapping[str, np.ndarray], signature: Signature) -> None:
+    """What a KServe request fails before the data plane validates it: an input listed twice
+    (``listed`` counts the request's entries, ``inputs`` holds one per name) and BYTES inputs."""
+    if listed != len(inputs):
+        raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {len(signature.inputs)}; Actual: {listed}")
+    refuse_strings(inputs, signature)

@@ -86,3 +86,19 @@ def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
             E.INVALID_VALUE_COUNT, f"Expected: {count} values; Actual: {flat.size} values; input name: {name}"
         )
     return flat.reshape(stated.shape)
+
+
+def refuse_strings(inputs: Mapping[str, np.ndarray], signature: Signature) -> None:
+    """String inputs (KServe BYTES, TFS DT_STRING: object arrays), as OVMS picks their use
+    (wave2.md 6.1): strings for a STRING input or a U8 one of rank 2, images for rank 4, else 500
+    ``Functionality not implemented``. Strings and images are not served yet: they get the same
+    500, saying so."""
+    specs = {t.name: t for t in signature.inputs}
+    for name, array in inputs.items():
+        spec = specs.get(name)
+        if array.dtype != object or spec is None:
+            continue
+        rank = len(spec.dims)
+        if spec.element_type == "string" or (spec.element_type == "u8" and rank == 2) or rank == 4:
+            raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (BYTES) inputs are not supported yet")
+        raise OvmsError(E.NOT_IMPLEMENTED)

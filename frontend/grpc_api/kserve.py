@@ -13,7 +13,7 @@ from frontend.dataplane import DataPlane
 from frontend.grpc_api.errors import answers_errors
 from frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
 from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from frontend.kserve_model import described, infer_target, is_ready, refuse_bytes, versions_listed
+from frontend.kserve_model import described, infer_target, is_ready, precheck, versions_listed
 from frontend.kserve_rest.request import length_prefixed
 from frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
 from frontend.validation import Declared
@@ -137,10 +137,7 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         entry = await infer_target(self.dp, request.model_name, version)
         assert entry.signature is not None
         inputs, declared = decode_inputs(request, entry.signature)
-        if len(request.inputs) != len(inputs):  # a name listed twice
-            detail = f"Expected: {len(entry.signature.inputs)}; Actual: {len(request.inputs)}"
-            raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
-        refuse_bytes(inputs, entry.signature)
+        precheck(len(request.inputs), inputs, entry.signature)
         outcome = await self.dp.infer(
             request.model_name, version, entry, inputs, declared, precision_name=kserve_of_numpy
         )

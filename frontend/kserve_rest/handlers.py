@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from frontend.dataplane import DataPlane
 from frontend.http_reply import Endpoint, Headers, Reply
-from frontend.kserve_model import described, infer_target, refuse_bytes, versions_listed
+from frontend.kserve_model import described, infer_target, precheck, versions_listed
 from frontend.kserve_rest import response
 from frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
 from frontend.routing import Route
@@ -60,10 +60,7 @@ class KServeRest:
         request = parse_infer(body, header_length(headers), self.max_json_depth)  # before the model
         entry = await infer_target(self.dp, r.model, r.version)
         assert entry.signature is not None
-        if request.count != len(request.inputs):  # a name listed twice
-            detail = f"Expected: {len(entry.signature.inputs)}; Actual: {request.count}"
-            raise OvmsError(E.INVALID_NO_OF_INPUTS, detail)
-        refuse_bytes(request.inputs, entry.signature)
+        precheck(request.count, request.inputs, entry.signature)
         outcome = await self.dp.infer(
             r.model, r.version, entry, request.inputs, request.declared, precision_name=kserve_of_numpy
         )

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the Python modules of the .proto files here (grpcio-tools, a dev extra); run from
 # anywhere. The generated *_pb2*.py files are committed, so serving needs only grpcio/protobuf.
+# Service stubs (*_pb2_grpc.py) only for the files that declare services.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. frontend/grpc_api/proto/*.proto
+dir=frontend/grpc_api/proto
+python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. "$dir"/*.proto
+python -m grpc_tools.protoc -I . --grpc_python_out=. "$dir"/grpc_predict_v2.proto "$dir"/tf_serving.proto
