@@ -49,7 +49,7 @@ class Control:
         if msg["t"] == P.TABLE:
             table = RoutingTable.from_wire(msg["table"])
             if table.generation >= self.dataplane.table.generation or not self.first_table.is_set():
-                self.dataplane.table = table
+                self.dataplane.set_table(table)
                 self.dispatcher.set_workers(table.workers)
                 self.first_table.set()
         elif msg["t"] == P.RELOAD_RESULT:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from frontend.dispatch import Dispatcher
+from frontend.metrics import FrontMetrics
 from frontend.table import RoutingTable, VersionEntry, unavailable_error
 from frontend.validation import Declared, validate
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import precision_of_numpy
+from shared.signature import TensorSpec, precision_of_numpy
 from shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
@@ -36,11 +37,20 @@ class InferOutcome:
 
 
 class DataPlane:
-    def __init__(self, dispatcher: Dispatcher, reload: Reload) -> None:
+    def __init__(self, dispatcher: Dispatcher, reload: Reload, metrics: FrontMetrics) -> None:
         self.table = RoutingTable()
         self.active = 0  # requests being handled, for the graceful drain
         self.dispatcher = dispatcher
+        self.metrics = metrics
         self._reload = reload
+
+    def set_table(self, table: RoutingTable) -> None:
+        self.metrics.on_table(table)
+        self.table = table
+
+    def count(self, name: str, version: int, series: int, ok: bool, started: float) -> None:
+        """An answered request of metrics ``series`` (``frontend.metrics.series``) on ``name``."""
+        self.metrics.request_done(self.table, name, version, series, ok, started)
 
     # ---- server and model state -------------------------------------------------------------
     @property
@@ -91,7 +101,7 @@ class DataPlane:
         assert entry.signature is not None
         checked = validate(inputs, entry.signature, declared, precision_name)
         try:
-            return InferOutcome(entry.version, await self.dispatcher.infer(name, entry, checked))
+            return InferOutcome(entry.version, await self._dispatch(name, entry, checked))
         except OvmsError as exc:
             # the default version moved on while this request travelled: serve it with the new one
             if version or exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
@@ -100,7 +110,16 @@ class DataPlane:
             if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
                 raise
             checked = validate(inputs, newer.signature, declared, precision_name)
-            return InferOutcome(newer.version, await self.dispatcher.infer(name, newer, checked))
+            return InferOutcome(newer.version, await self._dispatch(name, newer, checked))
+
+    async def _dispatch(
+        self, name: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
+    ) -> list[tuple[str, np.ndarray]]:
+        self.metrics.in_process(entry.slot, 1)
+        try:
+            return await self.dispatcher.infer(name, entry, inputs)
+        finally:
+            self.metrics.in_process(entry.slot, -1)
 
     # ---- configuration ------------------------------------------------------------------------
     async def reload_config(self) -> tuple[int, str | None]:

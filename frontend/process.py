@@ -19,6 +19,7 @@ import zmq.asyncio
 from frontend.control import Control
 from frontend.dataplane import DataPlane
 from frontend.dispatch import Dispatcher
+from frontend.metrics import FrontMetrics
 from shared.child_settings import FrontSettings
 from shared.lifetime import die_with_parent
 from shared.shm import Segment, segment_name
@@ -67,7 +68,8 @@ class FrontProcess(abc.ABC):
         self.arena = Segment(arena_name, s.arena_bytes, create=True)
         ctx = zmq.asyncio.Context()
         self.dispatcher = Dispatcher(self.arena, s.run_dir, s.request_timeout_s, s.max_queue_per_worker)
-        self.dataplane = DataPlane(self.dispatcher, self._reload)
+        self.metrics = FrontMetrics(s.supervisor_pid, s.index, s.metrics_families)
+        self.dataplane = DataPlane(self.dispatcher, self._reload, self.metrics)
         self.control = Control(ctx, s.run_dir, self.dataplane, self.dispatcher)
         control_task = loop.create_task(self.control.run())
         try:

@@ -4,29 +4,61 @@
 
 from __future__ import annotations
 
+import time
+
 from frontend.dataplane import DataPlane
 from frontend.http_reply import Endpoint, Headers, Reply, error_body
 from frontend.kserve_rest.handlers import KServeRest
+from frontend.metrics import series
 from frontend.routing import Route, route
 from frontend.tfs_rest.handlers import TfsRest
 from shared.errors import OvmsError
+
+# route kind -> its metrics series (kinds not here count nowhere, as config and health in OVMS)
+COUNTED = {
+    kind: series(api, method, "REST")
+    for kind, api, method in (
+        ("predict", "TensorFlowServing", "Predict"),
+        ("metadata", "TensorFlowServing", "GetModelMetadata"),
+        ("status", "TensorFlowServing", "GetModelStatus"),
+        ("kfs_infer", "KServe", "ModelInfer"),
+        ("kfs_model_metadata", "KServe", "ModelMetadata"),
+        ("kfs_model_ready", "KServe", "ModelReady"),
+    )
+}
 
 
 class RestApi:
     def __init__(self, dataplane: DataPlane, max_json_depth: int) -> None:
         self.dataplane = dataplane
         tfs, kserve = TfsRest(dataplane, max_json_depth), KServeRest(dataplane, max_json_depth)
-        self.endpoints: dict[str, Endpoint] = {**tfs.endpoints(), **kserve.endpoints(), "options": _options}
+        self.endpoints: dict[str, Endpoint] = {
+            **tfs.endpoints(),
+            **kserve.endpoints(),
+            "options": _options,
+            "metrics": dataplane.metrics.endpoint(lambda: dataplane.table),
+        }
 
     async def handle(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
         self.dataplane.active += 1
+        started = time.perf_counter()
         try:
             r = route(method, path)
-            return await self.endpoints[r.kind](r, headers, body)
+        except OvmsError as exc:
+            self.dataplane.active -= 1
+            return Reply(exc.http, error_body(exc.message))
+        ok = False
+        try:
+            reply = await self.endpoints[r.kind](r, headers, body)
+            ok = True
+            return reply
         except OvmsError as exc:
             return Reply(exc.http, error_body(exc.message))
         finally:
             self.dataplane.active -= 1
+            counted = COUNTED.get(r.kind)
+            if counted is not None:
+                self.dataplane.count(r.model, r.version, counted, ok, started)
 
 
 async def _options(route: Route, headers: Headers, body: bytes) -> Reply:

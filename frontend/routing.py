@@ -37,6 +37,7 @@ class Route:
 KINDS = (
     "predict", "status", "metadata", "config_status", "config_reload", "options",  # TFS REST and config
     "kfs_live", "kfs_ready", "kfs_server_metadata", "kfs_model_ready", "kfs_model_metadata", "kfs_infer",
+    "metrics",
 )  # fmt: skip
 
 
@@ -130,6 +131,10 @@ def route(method: str, path: str) -> Route:
     m = KFS_READY.fullmatch(path)
     if m:
         return _kfs("kfs_model_ready", m)
-    if PREDICT.fullmatch(path) or CONFIG_RELOAD.fullmatch(path) or KFS_INFER.fullmatch(path):
+    if PREDICT.fullmatch(path):
+        raise OvmsError(E.REST_UNSUPPORTED_METHOD)
+    if METRICS.fullmatch(path):
+        return Route("metrics")
+    if CONFIG_RELOAD.fullmatch(path) or KFS_INFER.fullmatch(path):
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
     raise OvmsError(E.REST_INVALID_URL)

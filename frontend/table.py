@@ -19,6 +19,7 @@ class VersionEntry:
     signature: Signature | None
     workers: list[int]
     instance: int  # which loading of the version serves it (changes when its config changes)
+    slot: int = -1  # its block of metric cells (shared.metrics_layout)
 
 
 VersionStatus = tuple[int, State, ErrorCode]
@@ -38,10 +39,10 @@ class RoutingTable:
         models: dict[str, dict[int, VersionEntry]] = {}
         for name, rows in data["models"].items():
             entries = {}
-            for version, state, error, sig, workers, instance in rows:
+            for version, state, error, sig, workers, instance, slot in rows:
                 signature = Signature.from_wire(sig) if sig is not None else None
                 entries[version] = VersionEntry(
-                    version, State(state), ErrorCode(error), signature, list(workers), instance
+                    version, State(state), ErrorCode(error), signature, list(workers), instance, slot
                 )
             models[name] = entries
         workers = {int(k): int(v) for k, v in data["workers"].items()}

@@ -15,7 +15,9 @@ from ovserve import __version__
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
 from ovserve.grpc_options import parse_channel_arguments
 from ovserve.logsetup import setup_logging
+from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
+from shared.metrics_layout import MetricsConfigError
 from shared.model_config import (
     ConfigError,
     ModelConfig,
@@ -201,8 +203,10 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("file_system_poll_wait_seconds should be a non-negative number")
     if a.nireq < 0 or a.nireq > MAX_NIREQ:
         raise UsageError("Nireq parameter too high - Exceeded allowed nireq value")
-    if a.metrics_enable or a.metrics_list:
-        log.warning("metrics are not served yet; --metrics_enable/--metrics_list are ignored")
+    try:
+        metrics_families = metric_families(a.metrics_enable, a.metrics_list, a.config_path)
+    except MetricsConfigError as exc:
+        raise UsageError(str(exc)) from None
     if a.layout:
         log.warning("--layout is not supported yet and is ignored")
     limits = [
@@ -291,6 +295,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         grpc_bind_address=a.grpc_bind_address,
         grpc_workers=a.grpc_workers if a.port else 0,
         grpc_channel_arguments=channel_arguments,
+        metrics_families=metrics_families,
     )
 
 

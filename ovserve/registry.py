@@ -34,6 +34,16 @@ class Registry:
         self.ready = False  # the initial loading has finished (KServe's server ready)
         self.load_log: list[int] = []  # every instance whose load was ordered, in order
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
+        self._slots: dict[tuple[str, int], int] = {}  # metrics block of each version, never reused
+
+    def slot(self, name: str, version: int) -> int:
+        """The version's metrics slot: fixed for the server's life, so that a reload or a
+        respawn never resets what was counted for a version that stays."""
+        key = (name, version)
+        found = self._slots.get(key)
+        if found is None:
+            found = self._slots[key] = len(self._slots)
+        return found
 
     # ---- placement --------------------------------------------------------------------------
     def placement(self, config: ModelConfig) -> list[int]:
@@ -157,9 +167,15 @@ class Registry:
         v.replacement, loads = self._new_instance(name, record, v)
         return orders + loads
 
-    @staticmethod
-    def _load_message(name: str, version: int, inst: Instance) -> dict[str, Any]:
-        return {"name": name, "version": version, "inc": inst.inc, "path": inst.path, "options": inst.options}
+    def _load_message(self, name: str, version: int, inst: Instance) -> dict[str, Any]:
+        return {
+            "name": name,
+            "version": version,
+            "inc": inst.inc,
+            "path": inst.path,
+            "options": inst.options,
+            "slot": self.slot(name, version),
+        }
 
     def _unload(self, name: str, v: VersionRecord, inst: Instance) -> list[Order]:
         """Move ``inst`` to the retiring list; loads still in flight are unloaded on report."""
@@ -311,6 +327,7 @@ class Registry:
                         cur.signature if cur else None,
                         sorted(cur.loaded_on) if cur else [],
                         cur.inc if cur else 0,
+                        self.slot(name, v.version),
                     ]
                 )
             models[name] = rows

@@ -35,3 +35,4 @@ class Settings:
     grpc_bind_address: str = "0.0.0.0"
     grpc_workers: int = 1  # gRPC front processes
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)
+    metrics_families: tuple[str, ...] = ()  # empty: metrics off (read once, at start, as OVMS)

@@ -17,6 +17,7 @@ class ChildSettings:
     run_dir: str
     supervisor_pid: int
     log_level: str = "INFO"
+    metrics_families: tuple[str, ...] = ()  # the families /metrics serves; empty: metrics off
 
     @classmethod
     def build(cls, source: object, **given: Any) -> Self:
@@ -59,6 +60,7 @@ class FrontSettings(ChildSettings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list
+        object.__setattr__(self, "metrics_families", tuple(self.metrics_families))
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,4 @@ class WorkerSettings(ChildSettings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpus", tuple(self.cpus))
+        object.__setattr__(self, "metrics_families", tuple(self.metrics_families))

@@ -1,5 +1,7 @@
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,14 @@ CORES = len(allowed_cpus())
         (
             [*BASE, "--port", "9002", "--grpc_channel_arguments", "a=1,b"],
             "grpc_channel_arguments has a wrong format: 'b' (expected key=value)",
+        ),
+        (
+            [*BASE, "--metrics_list", "ovms_streams"],
+            "metrics_enable setting is missing, required when metrics_list is provided",
+        ),
+        (
+            [*BASE, "--metrics_enable", "--metrics_list", "ovms_streams, ovms_bogus"],
+            "Invalid name in metrics_list: Metrics family name not supported: ovms_bogus",
         ),
     ],
 )
@@ -102,3 +112,31 @@ def test_grpc_settings() -> None:
     ]
     off = settings_from_args(BASE)
     assert off is not None and (off.grpc_port, off.grpc_workers) == (0, 0)
+
+
+def test_metrics_settings() -> None:
+    s = settings_from_args([*BASE, "--metrics_enable"])
+    assert s is not None and "ovms_requests_success" in s.metrics_families
+    assert "ovms_infer_req_active" not in s.metrics_families  # optional families need metrics_list
+    s = settings_from_args([*BASE, "--metrics_enable", "--metrics_list", " ovms_infer_req_active ,ovms_streams"])
+    assert s is not None and s.metrics_families == ("ovms_streams", "ovms_infer_req_active")
+    s = settings_from_args([*BASE, "--metrics_enable", "--metrics_list", "ovms_current_graphs"])
+    assert s is not None and s.metrics_families == ()  # a MediaPipe family: valid, no series here
+    assert settings_from_args(BASE).metrics_families == ()  # type: ignore[union-attr]
+
+
+def test_metrics_from_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    doc = {"model_config_list": [], "monitoring": {"metrics": {"enable": True, "metrics_list": ["ovms_streams"]}}}
+    path.write_text(json.dumps(doc))
+    argv = ["--config_path", str(path), "--rest_port", "9001"]
+    s = settings_from_args(argv)
+    assert s is not None and s.metrics_families == ("ovms_streams",)
+    doc["monitoring"] = {"metrics": {"enable": True, "metrics_list": ["nope"]}}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UsageError, match="Invalid name in metrics_list"):
+        settings_from_args(argv)
+    doc["monitoring"] = {"metrics": {"enable": False}}
+    path.write_text(json.dumps(doc))
+    s = settings_from_args([*argv, "--metrics_enable"])  # the config file's section decides
+    assert s is not None and s.metrics_families == ()

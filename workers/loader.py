@@ -23,6 +23,7 @@ class LoadOrder:
     inc: int  # the instance (one loading of the version) this is
     path: str
     options: dict[str, Any]
+    slot: int = -1  # the version's metrics slot
 
 
 @dataclass(slots=True)

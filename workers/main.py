@@ -33,6 +33,7 @@ from shared.shm import Segment, aligned
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 from workers.connections import FrontConnections
 from workers.loader import Loader, LoadOrder
+from workers.metrics import WorkerMetrics
 
 log = logging.getLogger("ovserve.worker")
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
@@ -64,12 +65,15 @@ class Worker:
         self.max_batch = settings.max_batch
         self.batch_delay_s = settings.batch_delay_us / 1e6
         self.stats = Stats(every_s=settings.stats_interval_s)
+        self.metrics = WorkerMetrics(settings.supervisor_pid, index, bool(settings.metrics_families))
 
     def _finish_loads(self) -> None:
         for result in self.loader.finished():
             order = result.order
             message = {"t": P.LOADED, "worker": self.index, "inc": order.inc, "ok": result.loaded is not None}
             if result.loaded is not None:
+                result.loaded.slot = order.slot
+                self.metrics.loaded(result.loaded)
                 self.versions[(order.name, order.version, order.inc)] = result.loaded
                 message["signature"] = result.loaded.signature.to_wire()
             else:
@@ -80,7 +84,9 @@ class Worker:
     def _on_control(self, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind == P.LOAD:
-            self.loader.submit(LoadOrder(msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"]))
+            self.loader.submit(
+                LoadOrder(msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"], msg.get("slot", -1))
+            )
         elif kind == P.UNLOAD:
             key = (msg["name"], msg["version"], msg["inc"])
             loaded = self.versions.pop(key, None)
@@ -95,9 +101,10 @@ class Worker:
 
     def _release_retired(self) -> None:
         now = time.monotonic()
-        for key, (_, last_use) in list(self.retiring.items()):
+        for key, (loaded, last_use) in list(self.retiring.items()):
             if now - last_use >= RETIRE_GRACE_S:
                 del self.retiring[key]
+                self.metrics.loaded(loaded, -1)
                 self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": key[2]}))
 
     # ---- data -------------------------------------------------------------------------------
@@ -153,24 +160,35 @@ class Worker:
         """One inference for the group (or one each, when outputs cannot be split back)."""
         started = time.time()
         name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
+        slot = jobs[0].loaded.slot
+        self.metrics.running(slot, 1)
         try:
             if len(jobs) > 1:
                 outputs = self.host.infer(jobs[0].loaded, merged_inputs(jobs))
                 per_job = split_outputs(jobs, outputs)
                 if per_job is not None:
                     replies = [self._result(j, outs) for j, outs in zip(jobs, per_job, strict=True)]
-                    self.stats.add(name, len(jobs), sum(started - j.sent for j in jobs), time.time() - started)
+                    self._account(name, slot, jobs, started)
                     return replies
             replies = []
             for job in jobs:
                 t0 = time.time()
                 replies.append(self._result(job, self.host.infer(job.loaded, job.arrays)))
-                self.stats.add(name, 1, t0 - job.sent, time.time() - t0)
+                self._account(name, slot, [job], t0)
             return replies
         except Exception as exc:
             log.error("inference on %s failed: %s", name, exc)
             detail = str(exc).splitlines()[0] if str(exc) else ""
             return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
+        finally:
+            self.metrics.running(slot, -1)
+
+    def _account(self, name: str, slot: int, jobs: list[Job], started: float) -> None:
+        """One inference that served ``jobs``: into the logged stats and the metrics."""
+        compute_s = time.time() - started
+        queued = [started - j.sent for j in jobs]
+        self.stats.add(name, len(jobs), sum(queued), compute_s)
+        self.metrics.inference(slot, queued, compute_s)
 
     # ---- serving ------------------------------------------------------------------------------
     def _drain(

@@ -95,6 +95,8 @@ class LoadedVersion:
     # small static inputs are copied into the request's own tensors (cheaper than wrapping the
     # shared memory in a new ov.Tensor per call); None: inputs are wrapped zero-copy
     input_buffers: list[np.ndarray] | None = None
+    streams: int = 1  # OpenVINO execution streams of the compiled model (ovms_streams)
+    slot: int = -1  # the version's metrics slot (shared.metrics_layout)
 
 
 def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
@@ -126,7 +128,15 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         and all(t.dims and t.dims[0][0] != t.dims[0][1] for t in inputs)
         and all(t.dims for t in outputs),
         input_buffers=buffers,
+        streams=_streams(compiled),
     )
+
+
+def _streams(compiled: ov.CompiledModel) -> int:
+    try:
+        return int(compiled.get_property("NUM_STREAMS"))
+    except (RuntimeError, TypeError, ValueError):  # a device that does not report streams
+        return 1
 
 
 def infer(version: LoadedVersion, inputs: list[tuple[str, np.ndarray]]) -> list[np.ndarray]:

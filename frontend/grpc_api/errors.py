@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 
 from frontend.dataplane import DataPlane
+from frontend.metrics import series
 from shared import errors as E
 from shared.errors import OvmsError
 
@@ -47,3 +49,32 @@ def answers_errors(
             dp.active -= 1
 
     return wrapper
+
+
+def counted(
+    api: str, method_name: str, target: Callable[[Any], tuple[str, int]]
+) -> Callable[[Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]]], Callable[..., Awaitable[R]]]:
+    """Count the call in the metrics series ``(api, method_name, gRPC)`` on the model version
+    ``target(request)`` names (apply inside ``answers_errors``, which sees the error after)."""
+    index = series(api, method_name, "gRPC")
+
+    def wrap(method: Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        @functools.wraps(method)
+        async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
+            started = time.perf_counter()
+            ok = False
+            try:
+                result = await method(self, request, context)
+                ok = True
+                return result
+            finally:
+                try:
+                    name, version = target(request)
+                except OvmsError:
+                    pass  # no model named: counted nowhere
+                else:
+                    self.dp.count(name, version, index, ok, started)
+
+        return wrapper
+
+    return wrap

@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 
 from frontend.dataplane import DataPlane
-from frontend.grpc_api.errors import answers_errors
+from frontend.grpc_api.errors import answers_errors, counted
 from frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
 from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from frontend.kserve_model import described, infer_target, is_ready, precheck, versions_listed
@@ -96,6 +96,14 @@ def _typed(values: Any, dtype: np.dtype) -> np.ndarray:
         return np.array(values, dtype=np.float64 if dtype.kind == "f" else None).astype(dtype)
 
 
+def _named(request: Any) -> tuple[str, int]:
+    return request.name, parse_version(request.version)
+
+
+def _infer_named(request: Any) -> tuple[str, int]:
+    return request.model_name, parse_version(request.model_version)
+
+
 class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, dataplane: DataPlane) -> None:
         self.dp = dataplane
@@ -113,10 +121,12 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
 
     @answers_errors
+    @counted("KServe", "ModelReady", _named)
     async def ModelReady(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelReadyResponse:
         return pb.ModelReadyResponse(ready=is_ready(self.dp, request.name, parse_version(request.version)))
 
     @answers_errors
+    @counted("KServe", "ModelMetadata", _named)
     async def ModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelMetadataResponse:
         entry = described(self.dp, request.name, parse_version(request.version))
         assert entry.signature is not None
@@ -132,6 +142,7 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         return response
 
     @answers_errors
+    @counted("KServe", "ModelInfer", _infer_named)
     async def ModelInfer(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelInferResponse:
         version = parse_version(request.model_version)
         entry = await infer_target(self.dp, request.model_name, version)

@@ -16,7 +16,7 @@ import grpc
 import numpy as np
 
 from frontend.dataplane import DataPlane
-from frontend.grpc_api.errors import answers_errors
+from frontend.grpc_api.errors import answers_errors, counted
 from frontend.grpc_api.proto import tf_serving_pb2 as pb
 from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
 from frontend.grpc_api.proto import tf_tensor_pb2 as tf
@@ -95,6 +95,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.dp = dataplane
 
     @answers_errors
+    @counted("TensorFlowServing", "Predict", _spec_version)
     async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
         name, version = _spec_version(request)
         entry = await self.dp.wait_available(name, version)
@@ -109,6 +110,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         return pb.PredictResponse(outputs={n: encode_output(a) for n, a in outcome.outputs})
 
     @answers_errors
+    @counted("TensorFlowServing", "GetModelMetadata", _spec_version)
     async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelMetadataResponse:
         name, version = _spec_version(request)
         if list(request.metadata_field) != ["signature_def"]:
@@ -127,6 +129,7 @@ class ModelService(pb_grpc.ModelServiceServicer):
         self.dp = dataplane
 
     @answers_errors
+    @counted("TensorFlowServing", "GetModelStatus", _spec_version)
     async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelStatusResponse:
         name, version = _spec_version(request)
         response = pb.GetModelStatusResponse()
