@@ -12,6 +12,7 @@ ovserve (``--before DIR``, TFS points) for a before/after ratio of a change.
     python bench/load.py --models dummy --concurrency 32 --duration 10 --protocols tfs
     python bench/load.py --models dummy --concurrency 32 --before /path/to/older/checkout
     python bench/load.py --models dyn --concurrency 64 --batching 64   # batched vs unbatched
+    python bench/load.py --models dummy --concurrency 32 --protocols tfs --metrics   # metrics on vs off
 
 Needs the dev extras (``pip install -e '.[dev]'``) and wrk (installed with apt when missing).
 """
@@ -45,8 +46,10 @@ from bench.harness import (
     ovserve_argv,
     run_wrk,
 )
+from shared.metrics_layout import MODEL_FAMILIES
 from tests.server_util import free_port
 
+METRIC_FAMILIES = [f.name for f in MODEL_FAMILIES]
 TENSOR_NAMES = {"dummy": ("b", "a"), "dyn": ("b", "a"), "cnn": ("x", "probs")}  # (input, output)
 
 
@@ -93,13 +96,16 @@ def plan_servers(a: argparse.Namespace, name: str, model_dir: str, fronts: int) 
         runs.append(
             ServerRun("before", bargv, bport, "/v1/config", ovserve_points("before", name, tfs, None), a.before)
         )
+    variants = []
     if a.batching:
+        variants.append(("ovserve+batch", ["--max_batch", str(a.batching), "--stats_interval_seconds", "2"]))
+    if a.metrics:
+        variants.append(("ovserve+metrics", ["--metrics_enable", "--metrics_list", ",".join(METRIC_FAMILIES)]))
+    for label, flags in variants:  # the same server with a feature on: ratio column "x plain"
         bport = free_port()
-        bargv = [*argv, "--max_batch", str(a.batching), "--stats_interval_seconds", "2"]
+        bargv = [*argv, *flags]
         bargv[bargv.index("--rest_port") + 1] = str(bport)
-        runs.append(
-            ServerRun("ovserve+batch", bargv, bport, READY_PATH, ovserve_points("ovserve+batch", name, tfs, v2))
-        )
+        runs.append(ServerRun(label, bargv, bport, READY_PATH, ovserve_points(label, name, tfs, v2)))
     predict = f"/v1/models/{name}:predict"
     if "naive" in a.baselines:
         nport = free_port()
@@ -152,7 +158,12 @@ def main() -> None:
         "--batching",
         type=int,
         default=0,
-        help="also run ovserve with --max_batch N (rows 'ovserve+batch'; ratio column x unbatched)",
+        help="also run ovserve with --max_batch N (rows 'ovserve+batch'; ratio column x plain)",
+    )
+    p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also run ovserve with every metric family on (rows 'ovserve+metrics'; ratio column x plain)",
     )
     a = p.parse_args()
     a.protocols = set(a.protocols.split(","))
@@ -207,15 +218,14 @@ def print_table(
     by = {(r.server, r.concurrency): r for r in results}
     print(
         "| server | c | req/s | p50 ms | p99 ms | errors | server CPU us/req by role | x naive | x hello | x OpenVINO "
-        "| x before (p99) | x unbatched (p99) |"
+        "| x before (p99) | x plain ovserve (p99) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r.concurrency
         before = by.get(("before", c)) if r.server == "ovserve" else None
-        plain = (
-            by.get((r.server.replace("ovserve+batch", "ovserve"), c)) if r.server.startswith("ovserve+batch") else None
-        )
+        variant, _, point = r.server.partition(" ")  # e.g. "ovserve+metrics", "v2 json"
+        plain = by.get((" ".join(["ovserve", point]).strip(), c)) if variant.startswith("ovserve+") else None
         cpu = ", ".join(f"{role} {us:.0f}" for role, us in r.cpu_us.items())
         cols = [
             _ratio(r, by.get(("naive", c))),

@@ -21,6 +21,7 @@ from frontend.table import RoutingTable, VersionEntry, unavailable_error
 from frontend.validation import Declared, validate
 from shared import errors as E
 from shared.errors import OvmsError
+from shared.metrics_layout import BLOCK, CURRENT
 from shared.signature import TensorSpec, precision_of_numpy
 from shared.states import ErrorCode, State
 
@@ -47,10 +48,6 @@ class DataPlane:
     def set_table(self, table: RoutingTable) -> None:
         self.metrics.on_table(table)
         self.table = table
-
-    def count(self, name: str, version: int, series: int, ok: bool, started: float) -> None:
-        """An answered request of metrics ``series`` (``frontend.metrics.series``) on ``name``."""
-        self.metrics.request_done(self.table, name, version, series, ok, started)
 
     # ---- server and model state -------------------------------------------------------------
     @property
@@ -115,11 +112,15 @@ class DataPlane:
     async def _dispatch(
         self, name: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
     ) -> list[tuple[str, np.ndarray]]:
-        self.metrics.in_process(entry.slot, 1)
+        cells = self.metrics.cells
+        if cells is None or entry.slot < 0:
+            return await self.dispatcher.infer(name, entry, inputs)
+        current = entry.slot * BLOCK + CURRENT  # ovms_current_requests, on every request's path
+        cells.cells[current] += 1
         try:
             return await self.dispatcher.infer(name, entry, inputs)
         finally:
-            self.metrics.in_process(entry.slot, -1)
+            cells.cells[current] -= 1
 
     # ---- configuration ------------------------------------------------------------------------
     async def reload_config(self) -> tuple[int, str | None]:

@@ -18,7 +18,7 @@ from frontend.table import RoutingTable
 from shared import errors as E
 from shared import metrics_layout as L
 from shared.errors import OvmsError
-from shared.metrics_cells import MetricCells, cell_files, cells_path, totals
+from shared.metrics_cells import MetricCells, cell_files, cells_path, observe, totals
 
 # per series: histogram of its request time (-1: none), and whether a failure counts
 _TIME = tuple(L.REQUEST_TIME[s.interface] if s.method in L.INFER_METHODS else -1 for s in L.REQUEST_SERIES)
@@ -43,9 +43,9 @@ class FrontMetrics:
             self.cells.ensure(max(slots, default=0))
 
     def request_done(self, table: RoutingTable, name: str, version: int, index: int, ok: bool, started: float) -> None:
-        """Count one answered request of series ``index``; ``started``: its ``perf_counter``."""
-        cells = self.cells
-        if cells is None or not (ok or _COUNTS_FAIL[index]):
+        """Count one answered request of series ``index``; ``started``: its ``perf_counter``.
+        On every request's path, so it writes the cells directly."""
+        if self.cells is None or not (ok or _COUNTS_FAIL[index]):
             return
         try:
             slot = table.resolve(name, version).slot
@@ -53,18 +53,14 @@ class FrontMetrics:
             return  # unknown model or version: counted nowhere
         if slot < 0:
             return
+        cells, base = self.cells.cells, slot * L.BLOCK
         if not ok:
-            cells.add(slot, L.FAIL + index)
+            cells[base + L.FAIL + index] += 1
             return
-        cells.add(slot, L.SUCCESS + index)
+        cells[base + L.SUCCESS + index] += 1
         histogram = _TIME[index]
         if histogram >= 0:
-            cells.observe(slot, histogram, (time.perf_counter() - started) * 1e6)
-
-    def in_process(self, slot: int, delta: int) -> None:
-        """``ovms_current_requests``: a request handed to a worker (+1) or answered (-1)."""
-        if self.cells is not None and slot >= 0:
-            self.cells.add(slot, L.CURRENT, delta)
+            observe(cells, base + histogram, (time.perf_counter() - started) * 1e6)
 
     def endpoint(self, table: Callable[[], RoutingTable]) -> Endpoint:
         async def metrics(r: Route, headers: Headers, body: bytes) -> Reply:

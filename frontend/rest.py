@@ -58,7 +58,7 @@ class RestApi:
             self.dataplane.active -= 1
             counted = COUNTED.get(r.kind)
             if counted is not None:
-                self.dataplane.count(r.model, r.version, counted, ok, started)
+                self.dataplane.metrics.request_done(self.dataplane.table, r.model, r.version, counted, ok, started)
 
 
 async def _options(route: Route, headers: Headers, body: bytes) -> Reply:

@@ -161,7 +161,7 @@ class Worker:
         started = time.time()
         name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
         slot = jobs[0].loaded.slot
-        self.metrics.running(slot, 1)
+        self.metrics.begin(slot)
         try:
             if len(jobs) > 1:
                 outputs = self.host.infer(jobs[0].loaded, merged_inputs(jobs))
@@ -181,7 +181,7 @@ class Worker:
             detail = str(exc).splitlines()[0] if str(exc) else ""
             return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
         finally:
-            self.metrics.running(slot, -1)
+            self.metrics.end(slot)
 
     def _account(self, name: str, slot: int, jobs: list[Job], started: float) -> None:
         """One inference that served ``jobs``: into the logged stats and the metrics."""

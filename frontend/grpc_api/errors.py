@@ -73,7 +73,7 @@ def counted(
                 except OvmsError:
                     pass  # no model named: counted nowhere
                 else:
-                    self.dp.count(name, version, index, ok, started)
+                    self.dp.metrics.request_done(self.dp.table, name, version, index, ok, started)
 
         return wrapper
 
