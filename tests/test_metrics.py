@@ -26,6 +26,7 @@ from tests.metrics_util import Sample, parse, requests_of, scrape, value
 from tests.server_util import Server, free_port
 
 ALL = [f.name for f in L.MODEL_FAMILIES]
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 BODY = {"instances": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}
 V2_BODY = {"inputs": [{"name": "b", "shape": [1, 10], "datatype": "FP32", "data": list(range(10))}]}
 TFS, KS = "TensorFlowServing", "KServe"
@@ -248,6 +249,14 @@ def prometheus_bin() -> str:
     return path
 
 
+def dashboard_queries() -> list[str]:
+    """The PromQL of every panel of deploy/'s dashboard, its variables given values."""
+    dashboard = json.loads((DEPLOY / "grafana" / "ovserve-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert exprs
+    return [e.replace("$model", ".*").replace("$__rate_interval", "15s") for e in exprs]
+
+
 def test_promtool_accepts_the_exposition(server: Server, prometheus_bin: str) -> None:
     text = requests.get(server.url + "/metrics", timeout=10).text
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
@@ -261,12 +270,16 @@ def test_promtool_accepts_the_exposition(server: Server, prometheus_bin: str) ->
 
 def test_real_prometheus_scrapes_ovserve(server: Server, prometheus_bin: str, tmp_path: Path) -> None:
     port = free_port()
-    config = tmp_path / "prometheus.yml"
-    target = f"127.0.0.1:{server.port}"
+    config = tmp_path / "prometheus.yml"  # deploy/'s example, pointed at this server, scraping every second
+    example = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
+    assert "localhost:8000" in example and "scrape_interval: 15s" in example
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-        f"scrape_configs:\n  - job_name: ovserve\n    static_configs:\n      - targets: ['{target}']\n"
+        example.replace("localhost:8000", f"127.0.0.1:{server.port}")
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
     )
+    check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
     with open(tmp_path / "prometheus.log", "wb") as log:
         prom = subprocess.Popen(
             [
@@ -300,6 +313,15 @@ def test_real_prometheus_scrapes_ovserve(server: Server, prometheus_bin: str, tm
         r = requests.get(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5)
         active = r.json()["data"]["activeTargets"]
         assert [t["health"] for t in active] == ["up"], active
+        # every query of deploy/'s Grafana dashboard runs on this data
+        for _ in range(5):
+            assert predict(server) == 200
+        time.sleep(3)
+        for expr in dashboard_queries():
+            r = requests.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": expr}, timeout=5)
+            assert r.status_code == 200 and r.json()["status"] == "success", (expr, r.text)
+            if 'method=~"Predict|ModelInfer"' in expr:
+                assert r.json()["data"]["result"], expr  # requests were served: the rate has data
     finally:
         prom.terminate()
         prom.wait(30)
