@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from frontend.binary_inputs import BinaryInputs
 from frontend.dispatch import Dispatcher
 from frontend.metrics import FrontMetrics
 from frontend.table import RoutingTable, VersionEntry, unavailable_error
-from frontend.validation import Declared, validate
+from frontend.validation import TFS, Declared, Dialect, validate
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.metrics_layout import BLOCK, CURRENT
-from shared.signature import TensorSpec, precision_of_numpy
+from shared.signature import Signature, TensorSpec
 from shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
@@ -43,6 +44,7 @@ class DataPlane:
         self.active = 0  # requests being handled, for the graceful drain
         self.dispatcher = dispatcher
         self.metrics = metrics
+        self.binary = BinaryInputs()
         self._reload = reload
 
     def set_table(self, table: RoutingTable) -> None:
@@ -89,14 +91,15 @@ class DataPlane:
         entry: VersionEntry,
         inputs: Mapping[str, np.ndarray],
         declared: Mapping[str, Declared] | None = None,
-        precision_name: Callable[[np.dtype], str] = precision_of_numpy,
+        dialect: Dialect = TFS,
     ) -> InferOutcome:
         """Validate ``inputs`` against ``entry`` (from ``wait_available``) and run them.
         ``declared``: shapes the protocol states apart from the data (KServe), checked as OVMS
-        does; ``precision_name``: how the protocol names a request's dtype in messages."""
+        does; ``dialect``: how the protocol words OVMS's messages. Binary inputs (images,
+        strings) become tensors after validation, as OVMS converts them."""
 
         assert entry.signature is not None
-        checked = validate(inputs, entry.signature, declared, precision_name)
+        checked = await self._checked(inputs, entry.signature, declared, dialect)
         try:
             return InferOutcome(entry.version, await self._dispatch(name, entry, checked))
         except OvmsError as exc:
@@ -106,8 +109,20 @@ class DataPlane:
             newer = await self.wait_available(name, 0)
             if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
                 raise
-            checked = validate(inputs, newer.signature, declared, precision_name)
+            checked = await self._checked(inputs, newer.signature, declared, dialect)
             return InferOutcome(newer.version, await self._dispatch(name, newer, checked))
+
+    async def _checked(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        signature: Signature,
+        declared: Mapping[str, Declared] | None,
+        dialect: Dialect,
+    ) -> list[tuple[TensorSpec, np.ndarray]]:
+        checked = validate(inputs, signature, declared, dialect)
+        if any(array.dtype == object for _, array in checked):
+            return await self.binary.convert(checked, dialect)
+        return checked
 
     async def _dispatch(
         self, name: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]

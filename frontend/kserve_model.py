@@ -9,7 +9,6 @@ import numpy as np
 
 from frontend.dataplane import DataPlane
 from frontend.table import VersionEntry, unavailable_error
-from frontend.validation import refuse_strings
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.signature import Signature
@@ -58,7 +57,6 @@ async def infer_target(dp: DataPlane, name: str, version: int) -> VersionEntry:
 
 def precheck(listed: int, inputs: Mapping[str, np.ndarray], signature: Signature) -> None:
     """What a KServe request fails before the data plane validates it: an input listed twice
-    (``listed`` counts the request's entries, ``inputs`` holds one per name) and BYTES inputs."""
+    (``listed`` counts the request's entries, ``inputs`` holds one per name)."""
     if listed != len(inputs):
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {len(signature.inputs)}; Actual: {listed}")
-    refuse_strings(inputs, signature)

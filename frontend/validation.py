@@ -16,10 +16,25 @@ from shared.signature import (
     TensorSpec,
     dim_matches,
     dim_text,
+    kserve_of_numpy,
     ovms_precision,
     precision_of_numpy,
     shape_text,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a protocol words what OVMS checks: the name of a request dtype, the rank rule of a
+    binary (string) input, the error for an empty string item."""
+
+    precision_name: Callable[[np.dtype], str]
+    binary_rank: str
+    empty_item: E.Status
+
+
+TFS = Dialect(precision_of_numpy, "Expected number of binary input shape dimensions", E.STRING_VAL_EMPTY)
+KSERVE = Dialect(kserve_of_numpy, "Expected number of input shape dimensions", E.BYTES_CONTENTS_EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +54,11 @@ def validate(
     inputs: Mapping[str, np.ndarray],
     signature: Signature,
     declared: Mapping[str, Declared] | None = None,
-    precision_name: Callable[[np.dtype], str] = precision_of_numpy,
+    dialect: Dialect = TFS,
 ) -> list[tuple[TensorSpec, np.ndarray]]:
     """Check count, presence, precision, rank, batch, shape (and a declared shape's data size);
-    return (spec, array) pairs in the model's input order."""
+    return (spec, array) pairs in the model's input order. A binary input (an object array of
+    bytes: TFS DT_STRING, KServe BYTES) gets the binary checks and is returned as it is."""
     expected = len(signature.inputs)
     if len(inputs) != expected or expected == 0:
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {expected}; Actual: {len(inputs)}")
@@ -52,11 +68,14 @@ def validate(
         name = spec.name
         if array is None:
             raise OvmsError(E.INVALID_MISSING_INPUT, f"Required input: {name}")
+        stated = declared.get(name) if declared is not None else None
+        if array.dtype == object:
+            _binary(spec, array, stated, dialect)
+            continue
         if array.dtype != spec.dtype:
-            actual = precision_name(array.dtype)
+            actual = dialect.precision_name(array.dtype)
             expected_p = ovms_precision(spec.element_type)
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
-        stated = declared.get(name) if declared is not None else None
         shape = stated.shape if stated is not None else array.shape
         if len(shape) != len(spec.dims):
             raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
@@ -88,17 +107,18 @@ def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
     return flat.reshape(stated.shape)
 
 
-def refuse_strings(inputs: Mapping[str, np.ndarray], signature: Signature) -> None:
-    """String inputs (KServe BYTES, TFS DT_STRING: object arrays), as OVMS picks their use
-    (wave2.md 6.1): strings for a STRING input or a U8 one of rank 2, images for rank 4, else 500
-    ``Functionality not implemented``. Strings and images are not served yet: they get the same
-    500, saying so."""
-    specs = {t.name: t for t in signature.inputs}
-    for name, array in inputs.items():
-        spec = specs.get(name)
-        if array.dtype != object or spec is None:
-            continue
-        rank = len(spec.dims)
-        if spec.element_type == "string" or (spec.element_type == "u8" and rank == 2) or rank == 4:
-            raise OvmsError(E.NOT_IMPLEMENTED, "string and encoded image (BYTES) inputs are not supported yet")
-        raise OvmsError(E.NOT_IMPLEMENTED)
+def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialect: Dialect) -> None:
+    """OVMS's checks of a binary input: a 1-D request shape ``[N]`` with N items, and N a batch
+    the model takes (wave2.md 6.1)."""
+    if spec.element_type == "string":
+        raise OvmsError(E.NOT_IMPLEMENTED, "string tensors (STRING precision) are not supported yet")
+    shape = stated.shape if stated is not None else items.shape
+    name = spec.name
+    if len(shape) != 1:
+        detail = f"{dialect.binary_rank}: 1; Actual: {len(shape)}; input name: {name}"
+        raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, detail)
+    if shape[0] != items.size:
+        raise OvmsError(E.INVALID_BATCH_SIZE, f"Expected: {shape[0]}; Actual: {items.size}; input name: {name}")
+    if spec.dims and not dim_matches(spec.dims[0], items.size):
+        detail = f"Expected: {dim_text(spec.dims[0])}; Actual: {items.size}; input name: {name}"
+        raise OvmsError(E.INVALID_BATCH_SIZE, detail)

@@ -70,6 +70,15 @@ INVALID_MESSAGE_STRUCTURE = Status(
 )
 INVALID_INPUT_FORMAT = Status(400, "Inputs inside buffer does not match expected format.")
 NOT_IMPLEMENTED = Status(500, "Functionality not implemented")
+# Binary (encoded image) inputs (wave2.md 6).
+IMAGE_PARSING_FAILED = Status(500, "Image parsing failed")
+UNSUPPORTED_LAYOUT = Status(400, "Received binary image input but resource not configured to accept NHWC layout")
+INVALID_NO_OF_CHANNELS = Status(400, "Invalid number of channels in binary input")
+BINARY_IMAGES_RESOLUTION_MISMATCH = Status(
+    400, "Binary input images for this endpoint are required to have the same resolution"
+)
+STRING_VAL_EMPTY = Status(400, "String val is empty")
+BYTES_CONTENTS_EMPTY = Status(400, "Bytes contents is empty")
 INTERNAL_ERROR = Status(500, "Internal server error")
 OV_INTERNAL_INFERENCE_ERROR = Status(500, "Internal inference error")
 SERVER_NOT_READY = Status(503, "Server is not ready")
@@ -139,6 +148,11 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         INVALID_VALUE_COUNT,
         INVALID_CONTENT_SIZE,
         INVALID_MESSAGE_STRUCTURE,
+        UNSUPPORTED_LAYOUT,
+        INVALID_NO_OF_CHANNELS,
+        BINARY_IMAGES_RESOLUTION_MISMATCH,
+        STRING_VAL_EMPTY,
+        BYTES_CONTENTS_EMPTY,
     ),
     "UNAVAILABLE": (MODEL_VERSION_NOT_LOADED_YET, SERVER_NOT_READY, SERVER_OVERLOADED, WORKER_UNAVAILABLE),
     "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),

@@ -109,6 +109,7 @@ class TensorSpec:
     name: str
     element_type: str
     dims: tuple[Dim, ...]
+    layout: str = ""  # e.g. "NHWC" (OpenVINO's letters, "?" for an unnamed dim); "": none set
 
     @property
     def dtype(self) -> np.dtype | None:
@@ -130,12 +131,12 @@ class TensorSpec:
         return n
 
     def to_wire(self) -> list[Any]:
-        return [self.name, self.element_type, [list(d) for d in self.dims]]
+        return [self.name, self.element_type, [list(d) for d in self.dims], self.layout]
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> TensorSpec:
-        name, element_type, dims = data
-        return cls(name, element_type, tuple((int(a), int(b)) for a, b in dims))
+        name, element_type, dims, layout = data
+        return cls(name, element_type, tuple((int(a), int(b)) for a, b in dims), layout)
 
 
 @dataclass(frozen=True, slots=True)

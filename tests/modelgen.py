@@ -48,6 +48,37 @@ def typed(base: str, element: str, version: int = 1) -> str:
     return _save(ov.Model([y], [x], "typed"), base, version)
 
 
+def image(base: str, shape: list[int], element: str = "f32", version: int = 1, layout: str = "") -> str:
+    """``image`` of ``shape`` (NHWC; -1 for dynamic dims) -> ``copy`` = image * 1, same type: the
+    tensor the server made from the encoded images, as it reached the model."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from shared.signature import numpy_dtype
+
+    t = ov.Type(numpy_dtype(element))
+    x = ops.parameter(shape, t, name="image")
+    x.output(0).get_tensor().set_names({"image"})
+    if layout:
+        x.set_layout(ov.Layout(layout))
+    y = ops.multiply(x, ops.constant(np.ones([1] * len(shape), numpy_dtype(element))))
+    y.output(0).get_tensor().set_names({"copy"})
+    return _save(ov.Model([y], [x], "image"), base, version)
+
+
+def strings2d(base: str, version: int = 1) -> str:
+    """``text`` u8 [-1, -1] -> ``text_string`` = text, same type (a "2D string" model; OVMS
+    turns outputs whose name ends in ``_string`` back into strings)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, -1], ov.Type.u8, name="text")
+    x.output(0).get_tensor().set_names({"text"})
+    y = ops.multiply(x, ops.constant(np.ones([1, 1], np.uint8)))
+    y.output(0).get_tensor().set_names({"text_string"})
+    return _save(ov.Model([y], [x], "strings2d"), base, version)
+
+
 def two_in_two_out(base: str, version: int = 1) -> str:
     """``a`` f32 [-1,3] and ``b`` i32 [-1,2] -> ``sum`` = a*2 (f32), ``neg`` = -b (i32)."""
     import openvino as ov

@@ -240,18 +240,28 @@ def test_binary_header_errors(config_server: Server, header: str | None, cut: in
 
 
 @pytest.mark.parametrize(
-    ("model", "name", "message"),
+    ("model", "name", "text", "code", "message"),
     [
-        ("dummy", "b", "Functionality not implemented"),  # OVMS: BYTES fits no use of an FP32 [1,10] input
-        ("t_u8", "x", "Functionality not implemented - string and encoded image (BYTES) inputs are not supported yet"),
+        ("dummy", "b", b"Hello", 500, "Functionality not implemented"),  # BYTES fits no use of FP32 [1,10]
+        # a U8 [1,4] input takes strings as a zero-terminated byte matrix: [1,6] does not fit
+        ("t_u8", "x", b"Hello", 400, "Invalid input shape - Expected: (1,4); Actual: (1,6); input name: x"),
     ],
 )
-def test_bytes_inputs(config_server: Server, model: str, name: str, message: str) -> None:
-    raw = struct.pack("<I", 5) + b"Hello"
+def test_bytes_inputs(config_server: Server, model: str, name: str, text: bytes, code: int, message: str) -> None:
+    raw = struct.pack("<I", len(text)) + text
     doc = {"inputs": [{"name": name, "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": len(raw)}}]}
     body, headers = binary_body(doc, raw)
     r = infer(config_server, model, body, headers=headers)
-    assert (r.status_code, r.json()) == (500, {"error": message})
+    assert (r.status_code, r.json()) == (code, {"error": message})
+
+
+def test_bytes_as_a_2d_string(config_server: Server) -> None:
+    raw = struct.pack("<I", 3) + b"Hel"  # [1, 3 + 1]: fits t_u8's [1,4]; the model doubles it
+    doc = {"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": len(raw)}}]}
+    body, headers = binary_body(doc, raw)
+    r = infer(config_server, "t_u8", body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == [(2 * c) % 256 for c in b"Hel\0"]
 
 
 def test_ready_is_503_until_the_initial_loads_finish(repo: str, tmp_path: object) -> None:

@@ -12,10 +12,10 @@ import pytest
 
 from frontend.kserve_rest.request import header_length, length_prefixed, parse_infer
 from frontend.kserve_rest.response import data_text, double_text, encode_infer
-from frontend.validation import Declared, validate
+from frontend.validation import KSERVE, Declared, validate
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import Signature, TensorSpec, kserve_of_numpy
+from shared.signature import Signature, TensorSpec
 
 SIG = Signature((TensorSpec("b", "f32", ((1, 1), (10, 10))),), (TensorSpec("a", "f32", ((1, 1), (10, 10))),))
 
@@ -192,7 +192,7 @@ def test_length_prefixed_bounds() -> None:
 def test_declared_shape_checked_after_the_model_checks() -> None:
     def check(values: np.ndarray, declared: Declared) -> str:
         with pytest.raises(OvmsError) as info:
-            validate({"b": values}, SIG, {"b": declared}, kserve_of_numpy)
+            validate({"b": values}, SIG, {"b": declared}, KSERVE)
         return info.value.message
 
     assert check(np.zeros(3, np.float32), Declared((1, 3))) == (
@@ -207,7 +207,7 @@ def test_declared_shape_checked_after_the_model_checks() -> None:
     assert check(np.zeros(10, np.int32), Declared((1, 10))) == (
         "Invalid input precision - Expected: FP32; Actual: INT32; input name: b"
     )
-    [(spec, array)] = validate({"b": np.zeros(10, np.float32)}, SIG, {"b": Declared((1, 10))}, kserve_of_numpy)
+    [(spec, array)] = validate({"b": np.zeros(10, np.float32)}, SIG, {"b": Declared((1, 10))}, KSERVE)
     assert spec.name == "b" and array.shape == (1, 10)
 
 

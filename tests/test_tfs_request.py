@@ -122,8 +122,13 @@ def test_bool_and_binary_inputs() -> None:
     flag = TensorSpec("x", "boolean", ((1, 1), (1, 1)))
     assert fail(b'{"inputs": [[1]]}', (flag,)).status == E.REST_COULD_NOT_PARSE_INPUT
     u8 = TensorSpec("x", "u8", ((1, 1), (4, 4)))
-    assert fail(b'{"instances": [{"b64": "AAAA"}]}', (u8,)).status == E.NOT_IMPLEMENTED
-    assert fail(b'{"instances": ["abc"]}', (B,)).status == E.REST_COULD_NOT_PARSE_INSTANCE
+    binary = parse_predict(b'{"instances": [{"b64": "AAAA"}, {"b64": "AQ"}]}', (u8,)).inputs["x"]
+    assert binary.dtype == object and binary.tolist() == [b"\0\0\0", b"\1"]  # DT_STRING [N]; padding optional
+    texts = parse_predict(b'{"inputs": {"x": ["ab", "c"]}}', (u8,)).inputs["x"]
+    assert texts.tolist() == [b"ab", b"c"]  # strings are accepted for U8 (and STRING) inputs
+    assert fail(b'{"instances": ["abc"]}', (B,)).status == E.REST_COULD_NOT_PARSE_INSTANCE  # not for FP32
+    assert fail(b'{"instances": [{"b64": "AA!A"}]}', (u8,)).status == E.REST_COULD_NOT_PARSE_INSTANCE
+    assert fail(b'{"instances": [{"b64": "AAAA"}, 1]}', (u8,)).status == E.REST_COULD_NOT_PARSE_INSTANCE
 
 
 def test_validation_messages() -> None:

@@ -105,9 +105,10 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
     _reshape(model, options)
     device = options.get("target_device", "CPU")
     compiled = core.compile_model(model, device, compile_config(options, len(os.sched_getaffinity(0))))
+    layouts = [_layout(p) for p in model.inputs]
     inputs = tuple(
-        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()))
-        for p in compiled.inputs
+        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()), layout)
+        for p, layout in zip(compiled.inputs, layouts, strict=True)
     )
     outputs = tuple(
         TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()))
@@ -130,6 +131,12 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         input_buffers=buffers,
         streams=_streams(compiled),
     )
+
+
+def _layout(port: ov.Output) -> str:
+    """The port's layout in OVMS's letters ("NHWC", "N?HWC"), "" when the model sets none."""
+    text = ov.layout_helpers.get_layout(port).to_string()
+    return "" if text == "[...]" else text.strip("[]").replace(",", "")
 
 
 def _streams(compiled: ov.CompiledModel) -> int:

@@ -16,7 +16,7 @@ from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from frontend.kserve_model import described, infer_target, is_ready, precheck, versions_listed
 from frontend.kserve_rest.request import length_prefixed
 from frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
-from frontend.validation import Declared
+from frontend.validation import KSERVE, Declared
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.signature import KSERVE_NUMPY, Signature, dim_metadata, kserve_datatype, kserve_of_numpy, ovms_precision
@@ -150,7 +150,7 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         inputs, declared = decode_inputs(request, entry.signature)
         precheck(len(request.inputs), inputs, entry.signature)
         outcome = await self.dp.infer(
-            request.model_name, version, entry, inputs, declared, precision_name=kserve_of_numpy
+            request.model_name, version, entry, inputs, declared, dialect=KSERVE
         )
         response = pb.ModelInferResponse(
             model_name=request.model_name, model_version=str(outcome.version), id=request.id

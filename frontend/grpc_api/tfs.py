@@ -20,7 +20,7 @@ from frontend.grpc_api.errors import answers_errors, counted
 from frontend.grpc_api.proto import tf_serving_pb2 as pb
 from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
 from frontend.grpc_api.proto import tf_tensor_pb2 as tf
-from frontend.validation import Declared, refuse_strings
+from frontend.validation import Declared
 from shared import errors as E
 from shared.errors import OvmsError
 from shared.signature import TF_NUMPY, Signature, TensorSpec, dim_metadata, ovms_precision, tf_dtype, tf_of_numpy
@@ -105,7 +105,6 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         declared: dict[str, Declared] = {}
         for input_name, proto in request.inputs.items():
             inputs[input_name], declared[input_name] = decode_input(input_name, proto, specs.get(input_name))
-        refuse_strings(inputs, entry.signature)
         outcome = await self.dp.infer(name, version, entry, inputs, declared)
         return pb.PredictResponse(outputs={n: encode_output(a) for n, a in outcome.outputs})
 

@@ -9,9 +9,9 @@ from frontend.kserve_model import described, infer_target, precheck, versions_li
 from frontend.kserve_rest import response
 from frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
 from frontend.routing import Route
+from frontend.validation import KSERVE
 from shared import errors as E
 from shared.errors import OvmsError
-from shared.signature import kserve_of_numpy
 
 _HEADER_LENGTH = HEADER_LENGTH.encode()
 
@@ -62,7 +62,7 @@ class KServeRest:
         assert entry.signature is not None
         precheck(request.count, request.inputs, entry.signature)
         outcome = await self.dp.infer(
-            r.model, r.version, entry, request.inputs, request.declared, precision_name=kserve_of_numpy
+            r.model, r.version, entry, request.inputs, request.declared, dialect=KSERVE
         )
         text, tails = response.encode_infer(
             r.model, outcome.version, request.id, outcome.outputs, _binary_outputs(request)

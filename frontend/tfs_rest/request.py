@@ -8,6 +8,7 @@ The strict per-element walk runs only when the body contains ``true``, ``false``
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,7 @@ def to_ndarray(value: Any, spec: TensorSpec | None, strict: bool, err: Status, p
         except (ValueError, OverflowError, TypeError):
             raise OvmsError(err) from None
     if _has_text(value, b64_only=spec is None or spec.element_type not in ("u8", "string")):
-        raise OvmsError(E.NOT_IMPLEMENTED, "string and binary (b64) inputs are not supported yet")
+        return _binary_items(value, spec, err)
     if dtype is None or dtype == np.bool_:
         raise OvmsError(err)  # BOOL and non-numeric model inputs cannot be fed through TFS REST
     if strict and not _strict_ok(value):
@@ -101,6 +102,28 @@ def _has_text(value: Any, *, b64_only: bool) -> bool:
     while type(value) is list and value:
         value = value[0]
     return _is_b64(value) or (not b64_only and type(value) is str)
+
+
+def _binary_items(value: Any, spec: TensorSpec | None, err: Status) -> np.ndarray:
+    """``{"b64": ...}`` objects (any known input) or JSON strings (U8 and STRING inputs): a
+    DT_STRING tensor ``[N]`` of bytes, whatever the model's shape (ovms.md 1.6)."""
+    if spec is None:
+        raise OvmsError(err)  # strings of an input the model does not have cannot be typed
+    strings = spec.element_type in ("u8", "string")
+    items = value if type(value) is list else [value]
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        if _is_b64(item):
+            text = item["b64"]
+            try:  # absl's Base64Unescape takes a missing padding
+                out[i] = binascii.a2b_base64(text + "=" * (-len(text) % 4), strict_mode=True)
+            except (binascii.Error, ValueError):
+                raise OvmsError(err) from None
+        elif strings and type(item) is str:
+            out[i] = item.encode()
+        else:  # a number among strings, nested arrays of strings
+            raise OvmsError(err)
+    return out
 
 
 def _single_input(inputs: tuple[TensorSpec, ...]) -> TensorSpec:
