@@ -63,7 +63,10 @@ def decode(items: list[bytes], spec: TensorSpec, empty: Status, resize: bool) ->
     for item in items:
         if not item:
             raise OvmsError(empty)
-        image = cv2.imdecode(np.frombuffer(item, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        try:
+            image = cv2.imdecode(np.frombuffer(item, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # e.g. declared dimensions over the pixel cap
+            image = None
         if image is None:
             raise OvmsError(E.IMAGE_PARSING_FAILED)
         images.append(image if image.ndim == 3 else image[:, :, None])

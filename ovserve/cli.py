@@ -24,6 +24,7 @@ from shared.model_config import (
     ShapeOption,
     VersionPolicy,
     parse_batch_size,
+    parse_layout,
     parse_plugin_config,
 )
 
@@ -207,8 +208,6 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         metrics_families = metric_families(a.metrics_enable, a.metrics_list, a.config_path)
     except MetricsConfigError as exc:
         raise UsageError(str(exc)) from None
-    if a.layout:
-        log.warning("--layout is not supported yet and is ignored")
     limits = [
         (a.max_request_bytes >= 1, "max_request_bytes must be positive"),
         (a.max_json_depth >= 2, "max_json_depth must be at least 2"),
@@ -235,6 +234,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         try:
             shape = ShapeOption.parse(a.shape)
             plugin = parse_plugin_config(a.plugin_config)
+            parse_layout(a.layout)
         except (ConfigError, ValueError) as exc:
             raise UsageError(str(exc)) from exc
         if shape is not None and batch is not None:

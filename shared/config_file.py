@@ -20,6 +20,7 @@ from shared.model_config import (
     ShapeOption,
     VersionPolicy,
     parse_batch_size,
+    parse_layout,
     parse_plugin_config,
 )
 
@@ -157,6 +158,7 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
             result.skipped.add(name)
             continue
         try:
+            parse_layout(c.get("layout"))
             shape = ShapeOption.parse(c.get("shape"))
             batch = parse_batch_size(c.get("batch_size"))
             if shape is not None:

@@ -152,7 +152,34 @@ class ModelConfig:
             "target_device": self.target_device,
             "plugin_config": dict(self.plugin_config),
             "nireq": self.nireq,
+            "layout": parse_layout(self.layout),
         }
+
+
+_LAYOUT = re.compile(r"[A-Za-z?.]+(:[A-Za-z?.]+)?")
+ALL_INPUTS = "*"  # a layout given as one string: it applies to every input of its rank
+
+
+def parse_layout(value: str | dict[str, Any] | None) -> dict[str, str]:
+    """``--layout``/``layout`` as OVMS takes it: ``NHWC:NCHW`` (served:model), ``NHWC`` (the
+    model's own layout named), or a JSON map of input and output names to such strings."""
+    if value is None or value == "":
+        return {}
+    data: Any = value
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            raise ConfigError(f"layout is not valid JSON: {exc}") from None
+    if isinstance(data, str):
+        data = {ALL_INPUTS: data}
+    if not isinstance(data, dict) or not data:
+        raise ConfigError("layout must be a string or an object of strings")
+    for name, text in data.items():
+        if not isinstance(text, str) or not _LAYOUT.fullmatch(text):
+            where = "" if name == ALL_INPUTS else f" (for {name})"
+            raise ConfigError(f"layout {text!r}{where} is not a layout such as NHWC or NHWC:NCHW")
+    return {str(k): v for k, v in data.items()}
 
 
 def parse_plugin_config(value: str | dict[str, Any] | None) -> tuple[tuple[str, str], ...]:

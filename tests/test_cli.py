@@ -37,6 +37,8 @@ CORES = len(allowed_cpus())
             [*BASE, "--port", "9002", "--grpc_channel_arguments", "a=1,b"],
             "grpc_channel_arguments has a wrong format: 'b' (expected key=value)",
         ),
+        ([*BASE, "--layout", "NH-WC"], "layout 'NH-WC' is not a layout such as NHWC or NHWC:NCHW"),
+        ([*BASE, "--layout", '{"in": 3}'], "layout 3 (for in) is not a layout such as NHWC or NHWC:NCHW"),
         (
             [*BASE, "--metrics_list", "ovms_streams"],
             "metrics_enable setting is missing, required when metrics_list is provided",

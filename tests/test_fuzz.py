@@ -23,7 +23,7 @@ DOCUMENTED_5XX = {
     "Internal allocation error",
     "Response parsing to JSON error",
     "Functionality not implemented",
-    "Functionality not implemented - string and binary (b64) inputs are not supported yet",
+    "Image parsing failed",
 }
 PATHS = [
     "/v1/models/dummy:predict",
@@ -116,7 +116,7 @@ V2_5XX = {
     "Inference-Header-Content-Length header exceeds actual payload length",
     "Request contains values both in binary data and in content value",
     "Functionality not implemented",
-    "Functionality not implemented - string and encoded image (BYTES) inputs are not supported yet",
+    "Image parsing failed",
 }
 V2_PATHS = [
     "/v2/models/dummy/infer",

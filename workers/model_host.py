@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
+from shared.model_config import ALL_INPUTS
 from shared.repository import find_model_file
 from shared.signature import Signature, TensorSpec
 
@@ -70,6 +71,38 @@ def _reshape(model: ov.Model, options: dict[str, Any]) -> None:
         model.reshape(new_shapes)
 
 
+def _apply_layout(model: ov.Model, layouts: dict[str, str]) -> ov.Model:
+    """OVMS's ``layout``: ``served:model`` converts (a transpose from the layout clients send to
+    the model's), a lone layout names the model's own; one string applies to every input of its
+    rank, a map to the named inputs and outputs."""
+    if not layouts:
+        return model
+    ppp = ov.preprocess.PrePostProcessor(model)
+    names = {n for p in model.inputs for n in p.get_names()}
+    for port in model.inputs:
+        text = next((layouts[n] for n in port.get_names() if n in layouts), None)
+        if text is None and ALL_INPUTS in layouts:
+            candidate = layouts[ALL_INPUTS]
+            served = candidate.partition(":")[0]
+            if "..." in served or len(served) == port.get_partial_shape().rank.get_length():
+                text = candidate
+        if text is not None:
+            served, _, native = text.partition(":")
+            info = ppp.input(port.get_any_name())
+            info.model().set_layout(ov.Layout(native or served))
+            if native:
+                info.tensor().set_layout(ov.Layout(served))
+    for port in model.outputs:
+        text = next((layouts[n] for n in port.get_names() if n in layouts and n not in names), None)
+        if text is not None:
+            served, _, native = text.partition(":")
+            info = ppp.output(port.get_any_name())
+            info.model().set_layout(ov.Layout(native or served))
+            if native:
+                info.tensor().set_layout(ov.Layout(served))
+    return ppp.build()
+
+
 def compile_config(options: dict[str, Any], cpus: int) -> dict[str, str]:
     """Plugin config with ovserve's defaults for a CPU worker pinned to ``cpus`` CPUs."""
     config = {str(k): str(v) for k, v in options.get("plugin_config", {}).items()}
@@ -103,6 +136,7 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
     model_file = find_model_file(version_dir)
     model = core.read_model(model_file)
     _reshape(model, options)
+    model = _apply_layout(model, options.get("layout") or {})
     device = options.get("target_device", "CPU")
     compiled = core.compile_model(model, device, compile_config(options, len(os.sched_getaffinity(0))))
     layouts = [_layout(p) for p in model.inputs]

@@ -149,9 +149,7 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         assert entry.signature is not None
         inputs, declared = decode_inputs(request, entry.signature)
         precheck(len(request.inputs), inputs, entry.signature)
-        outcome = await self.dp.infer(
-            request.model_name, version, entry, inputs, declared, dialect=KSERVE
-        )
+        outcome = await self.dp.infer(request.model_name, version, entry, inputs, declared, dialect=KSERVE)
         response = pb.ModelInferResponse(
             model_name=request.model_name, model_version=str(outcome.version), id=request.id
         )

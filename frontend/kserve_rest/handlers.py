@@ -61,9 +61,7 @@ class KServeRest:
         entry = await infer_target(self.dp, r.model, r.version)
         assert entry.signature is not None
         precheck(request.count, request.inputs, entry.signature)
-        outcome = await self.dp.infer(
-            r.model, r.version, entry, request.inputs, request.declared, dialect=KSERVE
-        )
+        outcome = await self.dp.infer(r.model, r.version, entry, request.inputs, request.declared, dialect=KSERVE)
         text, tails = response.encode_infer(
             r.model, outcome.version, request.id, outcome.outputs, _binary_outputs(request)
         )
