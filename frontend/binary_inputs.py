@@ -1,7 +1,8 @@
 """Binary inputs (TFS DT_STRING, KServe BYTES: object arrays of bytes, already validated) into
-the tensors a model takes, as OVMS picks their use from the model input (wave2.md 6.1): a U8
-input of rank 2 takes the strings as a zero-padded byte matrix; a rank-4 input takes encoded
-images; anything else is ``Functionality not implemented``.
+the tensors a model takes, as OVMS picks their use from the model input (wave2.md 6.1): a
+STRING input takes them as they are (``shared.strings`` carries them to the worker); a U8 input
+of rank 2 takes them as a zero-padded byte matrix; a rank-4 input takes encoded images; anything
+else is ``Functionality not implemented``.
 
 Images are decoded on a small thread pool (OpenCV releases the GIL), so that a large JPEG never
 stalls the front's event loop for the other requests it is serving."""
@@ -55,7 +56,7 @@ class BinaryInputs:
     ) -> list[tuple[TensorSpec, np.ndarray]]:
         out = []
         for spec, array in checked:
-            if array.dtype == object:
+            if array.dtype == object and spec.element_type != "string":  # strings travel as they are
                 array = await self._tensor(spec, [bytes(i) for i in array.tolist()], dialect)
                 if any(not dim_matches(d, n) for d, n in zip(spec.dims, array.shape, strict=True)):
                     detail = f"Expected: {shape_text(list(spec.dims))}; Actual: {shape_text(array.shape, actual=True)}"

@@ -20,6 +20,7 @@ import numpy as np
 from frontend.table import VersionEntry
 from shared import errors as E
 from shared import protocol as P
+from shared import strings
 from shared.errors import OvmsError
 from shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
 from shared.shm import ALIGN, Allocator, Segment, aligned
@@ -237,7 +238,7 @@ class Dispatcher:
         signature = entry.signature
         assert signature is not None
         worker = self._pick(entry.workers)
-        in_bytes = sum(aligned(a.nbytes) for _, a in inputs)
+        in_bytes = sum(aligned(_nbytes(a)) for _, a in inputs)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
         out_bytes = self._output_reserve(signature, batch, in_bytes)
         if ALIGN + in_bytes + out_bytes > self.alloc.size:
@@ -249,9 +250,13 @@ class Dispatcher:
         descs = []
         cursor = block + ALIGN
         for spec, array in inputs:
-            np.copyto(self.arena.view(cursor, array.dtype, array.shape), array)
+            if array.dtype == object:  # a string tensor (shared.strings)
+                written = strings.pack_into(array.reshape(-1).tolist(), self.arena.buffer, cursor)
+            else:
+                np.copyto(self.arena.view(cursor, array.dtype, array.shape), array)
+                written = array.nbytes
             descs.append(TensorDesc(spec.name, cursor, array.dtype.str, list(array.shape)))
-            cursor += aligned(array.nbytes)
+            cursor += aligned(written)
         self.next_id += 1
         rid = self.next_id
         now = time.time()
@@ -280,23 +285,40 @@ class Dispatcher:
         finally:
             timer.cancel()
         try:
-            return self._outputs(reply)
+            return self._outputs(reply, block + ALIGN + in_bytes + out_bytes)
         finally:
             self.alloc.release(block)
 
-    def _outputs(self, result: InferResult) -> list[tuple[str, np.ndarray]]:
+    def _outputs(self, result: InferResult, block_end: int) -> list[tuple[str, np.ndarray]]:
         if result.outputs is None:
             raise OvmsError(E.BY_NAME.get(result.error, E.INTERNAL_ERROR), result.details)
         outputs = []
-        for t in result.outputs:
-            if t.offset == INLINE and t.data is not None:
-                array = np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
-            else:
-                array = self.arena.view(t.offset, t.dtype, t.shape).copy()
-            outputs.append((t.name, array))
+        try:
+            for t in result.outputs:
+                if t.dtype == strings.STRING_DTYPE:
+                    if t.offset == INLINE and t.data is not None:
+                        items = strings.unpack(t.data)
+                    else:
+                        items = strings.unpack(self.arena.buffer, t.offset, block_end - t.offset)
+                    array = np.empty(len(items), dtype=object)
+                    array[:] = items
+                    array = array.reshape(t.shape)
+                elif t.offset == INLINE and t.data is not None:
+                    array = np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
+                else:
+                    array = self.arena.view(t.offset, t.dtype, t.shape).copy()
+                outputs.append((t.name, array))
+        except (ValueError, TypeError) as exc:  # a result that does not describe its tensors
+            log.error("malformed result tensors: %s", exc)
+            raise OvmsError(E.INTERNAL_ERROR) from None
         return outputs
 
     def close(self) -> None:
         self.wanted = {}
         for index in list(self.links):
             self._drop_worker(index)
+
+
+def _nbytes(array: np.ndarray) -> int:
+    """Bytes the tensor takes in the arena (a string tensor in ``shared.strings``'s format)."""
+    return strings.packed_size(array.reshape(-1).tolist()) if array.dtype == object else array.nbytes

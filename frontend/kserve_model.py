@@ -60,3 +60,11 @@ def precheck(listed: int, inputs: Mapping[str, np.ndarray], signature: Signature
     (``listed`` counts the request's entries, ``inputs`` holds one per name)."""
     if listed != len(inputs):
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {len(signature.inputs)}; Actual: {listed}")
+
+
+def raw_contents(array: np.ndarray) -> bytes:
+    """An output's bytes for the binary extension and ``raw_output_contents``: the tensor's data,
+    or for BYTES each element as a 4-byte little-endian length and its bytes."""
+    if array.dtype != object:
+        return array.tobytes()
+    return b"".join(len(i).to_bytes(4, "little") + i for i in array.reshape(-1).tolist())

@@ -58,7 +58,7 @@ def validate(
 ) -> list[tuple[TensorSpec, np.ndarray]]:
     """Check count, presence, precision, rank, batch, shape (and a declared shape's data size);
     return (spec, array) pairs in the model's input order. A binary input (an object array of
-    bytes: TFS DT_STRING, KServe BYTES) gets the binary checks and is returned as it is."""
+    bytes: TFS DT_STRING, KServe BYTES) gets the binary checks and stays an object array."""
     expected = len(signature.inputs)
     if len(inputs) != expected or expected == 0:
         raise OvmsError(E.INVALID_NO_OF_INPUTS, f"Expected: {expected}; Actual: {len(inputs)}")
@@ -70,7 +70,7 @@ def validate(
             raise OvmsError(E.INVALID_MISSING_INPUT, f"Required input: {name}")
         stated = declared.get(name) if declared is not None else None
         if array.dtype == object:
-            _binary(spec, array, stated, dialect)
+            out[name] = _binary(spec, array, stated, dialect)
             continue
         if array.dtype != spec.dtype:
             actual = dialect.precision_name(array.dtype)
@@ -107,13 +107,25 @@ def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
     return flat.reshape(stated.shape)
 
 
-def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialect: Dialect) -> None:
-    """OVMS's checks of a binary input: a 1-D request shape ``[N]`` with N items, and N a batch
-    the model takes (wave2.md 6.1)."""
-    if spec.element_type == "string":
-        raise OvmsError(E.NOT_IMPLEMENTED, "string tensors (STRING precision) are not supported yet")
+def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialect: Dialect) -> np.ndarray:
+    """OVMS's checks of a binary input (wave2.md 6.1, 6.4), which keeps its items: for a STRING
+    model input the usual shape checks and one item per element; for any other input (images,
+    2-D strings) a 1-D request shape ``[N]`` with N items, and N a batch the model takes."""
     shape = stated.shape if stated is not None else items.shape
     name = spec.name
+    if spec.element_type == "string":
+        if len(shape) != len(spec.dims):
+            raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
+        if shape and not dim_matches(spec.dims[0], shape[0]):
+            detail = f"Expected: {dim_text(spec.dims[0])}; Actual: {shape[0]}; input name: {name}"
+            raise OvmsError(E.INVALID_BATCH_SIZE, detail)
+        if any(not dim_matches(d, v) for d, v in zip(spec.dims[1:], shape[1:], strict=False)):
+            raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
+        count = math.prod(shape)
+        if items.size != count:
+            detail = f"Expected: {count} values; Actual: {items.size} values; input name: {name}"
+            raise OvmsError(E.INVALID_VALUE_COUNT, detail)
+        return items.reshape(shape)
     if len(shape) != 1:
         detail = f"{dialect.binary_rank}: 1; Actual: {len(shape)}; input name: {name}"
         raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, detail)
@@ -122,3 +134,4 @@ def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialec
     if spec.dims and not dim_matches(spec.dims[0], items.size):
         detail = f"Expected: {dim_text(spec.dims[0])}; Actual: {items.size}; input name: {name}"
         raise OvmsError(E.INVALID_BATCH_SIZE, detail)
+    return items

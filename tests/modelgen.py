@@ -79,6 +79,17 @@ def strings2d(base: str, version: int = 1) -> str:
     return _save(ov.Model([y], [x], "strings2d"), base, version)
 
 
+def strings(base: str, shape: list[int] | None = None, version: int = 1, name: str = "text") -> str:
+    """A STRING input ``name`` of ``shape`` (default [-1]) returned as it is (output ``name``;
+    the only string op OpenVINO's CPU plugin runs without extensions is passing one through)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter(shape or [-1], ov.Type.string, name=name)
+    x.output(0).get_tensor().set_names({name})
+    return _save(ov.Model([ops.result(x)], [x], "strings"), base, version)
+
+
 def two_in_two_out(base: str, version: int = 1) -> str:
     """``a`` f32 [-1,3] and ``b`` i32 [-1,2] -> ``sum`` = a*2 (f32), ``neg`` = -b (i32)."""
     import openvino as ov

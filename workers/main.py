@@ -19,6 +19,7 @@ import numpy as np
 import zmq
 
 from shared import protocol as P
+from shared import strings
 from shared.child_settings import WorkerSettings
 from shared.errors import (
     DEADLINE_EXCEEDED,
@@ -135,17 +136,35 @@ class Worker:
             arena = self._arena(req.arena)
             if arena.buffer[req.block] == CANCELLED:
                 return self._error(req.rid, DEADLINE_EXCEEDED)  # nobody waits for it any more
-            arrays = [(t.name, arena.view(t.offset, t.dtype, t.shape)) for t in req.inputs]
+            arrays = [(t.name, self._input(arena, t, req.out_offset)) for t in req.inputs]
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
             log.warning("request %d: cannot read its tensors: %s", req.rid, exc)
             return self._error(req.rid, INTERNAL_ERROR)
         return Job(front, req.rid, key, loaded, arena, arrays, req.out_offset, req.out_size, req.sent)
+
+    @staticmethod
+    def _input(arena: Segment, t: TensorDesc, inputs_end: int) -> np.ndarray:
+        if t.dtype == strings.STRING_DTYPE:  # numpy's bytes type: what OpenVINO takes as strings
+            items = strings.unpack(arena.buffer, t.offset, inputs_end - t.offset)
+            return np.array(items, dtype=np.bytes_).reshape(t.shape)
+        return arena.view(t.offset, t.dtype, t.shape)
 
     def _result(self, job: Job, outputs: list[np.ndarray]) -> list[Any]:
         """Copy outputs into the job's reserved block (inline when they do not fit)."""
         descs: list[TensorDesc] = []
         cursor, end = job.out_offset, job.out_offset + job.out_size
         for out_name, array in zip(job.loaded.output_names, outputs, strict=False):
+            if array.dtype.kind in "SO":  # a string tensor
+                items = [bytes(i) for i in array.reshape(-1).tolist()]
+                n = strings.packed_size(items)
+                if cursor + n <= end:
+                    strings.pack_into(items, job.arena.buffer, cursor)
+                    descs.append(TensorDesc(out_name, cursor, strings.STRING_DTYPE, list(array.shape)))
+                    cursor += aligned(n)
+                else:
+                    packed = strings.pack(items)
+                    descs.append(TensorDesc(out_name, INLINE, strings.STRING_DTYPE, list(array.shape), packed))
+                continue
             n = array.nbytes
             if array.dtype != np.object_ and cursor + n <= end:
                 np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)

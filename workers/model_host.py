@@ -129,6 +129,7 @@ class LoadedVersion:
     # shared memory in a new ov.Tensor per call); None: inputs are wrapped zero-copy
     input_buffers: list[np.ndarray] | None = None
     streams: int = 1  # OpenVINO execution streams of the compiled model (ovms_streams)
+    string_outputs: frozenset[int] = frozenset()  # outputs read as bytes (OpenVINO string tensors)
     slot: int = -1  # the version's metrics slot (shared.metrics_layout)
 
 
@@ -164,6 +165,7 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         and all(t.dims for t in outputs),
         input_buffers=buffers,
         streams=_streams(compiled),
+        string_outputs=frozenset(i for i, t in enumerate(outputs) if t.element_type == "string"),
     )
 
 
@@ -188,7 +190,13 @@ def infer(version: LoadedVersion, inputs: list[tuple[str, np.ndarray]]) -> list[
     for name, array in inputs:
         if buffers is not None:
             np.copyto(buffers[version.input_index[name]], array)
+        elif array.dtype.kind == "S":  # strings: OpenVINO copies them into its own tensor
+            req.set_input_tensor(version.input_index[name], ov.Tensor(array))
         else:
             req.set_input_tensor(version.input_index[name], ov.Tensor(array, shared_memory=True))
     req.infer()
-    return [req.get_output_tensor(i).data for i in range(len(version.output_names))]
+    strings = version.string_outputs
+    return [
+        req.get_output_tensor(i).bytes_data if i in strings else req.get_output_tensor(i).data
+        for i in range(len(version.output_names))
+    ]

@@ -13,7 +13,7 @@ from frontend.dataplane import DataPlane
 from frontend.grpc_api.errors import answers_errors, counted
 from frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
 from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from frontend.kserve_model import described, infer_target, is_ready, precheck, versions_listed
+from frontend.kserve_model import described, infer_target, is_ready, precheck, raw_contents, versions_listed
 from frontend.kserve_rest.request import length_prefixed
 from frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
 from frontend.validation import KSERVE, Declared
@@ -155,7 +155,7 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
         )
         for name, array in outcome.outputs:
             response.outputs.add(name=name, datatype=kserve_of_numpy(array.dtype), shape=array.shape)
-            response.raw_output_contents.append(array.tobytes())
+            response.raw_output_contents.append(raw_contents(array))
         return response
 
     async def ModelStreamInfer(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:

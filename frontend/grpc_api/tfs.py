@@ -68,9 +68,11 @@ def decode_input(name: str, proto: tf.TensorProto, spec: TensorSpec | None) -> t
 
 
 def encode_output(array: np.ndarray) -> tf.TensorProto:
+    shape = tf.TensorShapeProto(dim=[tf.TensorShapeProto.Dim(size=d) for d in array.shape])
+    if array.dtype == object:  # a STRING output: string_val, as OVMS
+        return tf.TensorProto(dtype=tf.DT_STRING, tensor_shape=shape, string_val=array.reshape(-1).tolist())
     if array.dtype not in _SERIALIZED:
         raise OvmsError(E.UNSUPPORTED_SERIALIZATION_PRECISION)
-    shape = tf.TensorShapeProto(dim=[tf.TensorShapeProto.Dim(size=d) for d in array.shape])
     dtype = tf.DataType.Value(tf_of_numpy(array.dtype))
     return tf.TensorProto(dtype=dtype, tensor_shape=shape, tensor_content=array.tobytes())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
+from frontend.kserve_model import raw_contents
 from shared.signature import Signature, TensorSpec, dim_metadata, kserve_datatype, kserve_of_numpy
 
 SERVER_NAME = "OpenVINO Model Server"
@@ -92,7 +93,7 @@ def encode_infer(
             b'\n            "datatype": ' + orjson.dumps(kserve_of_numpy(array.dtype)),
         ]
         if name in binary:
-            raw = array.tobytes()
+            raw = raw_contents(array)
             tails.append(raw)
             size = b'{\n                "binary_data_size": %d\n            }' % len(raw)
             fields.append(b'\n            "parameters": ' + size)
