@@ -47,6 +47,17 @@ def strings_2d(items: list[bytes]) -> np.ndarray:
     return matrix
 
 
+def strings_2d_out(outputs: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """OVMS's way back: a U8 output of rank 2 whose name ends with ``_string`` is answered as
+    strings, each row up to its first zero byte."""
+    for i, (name, array) in enumerate(outputs):
+        if name.endswith("_string") and array.dtype == np.uint8 and array.ndim == 2:
+            rows = np.empty(array.shape[0], dtype=object)
+            rows[:] = [row.tobytes().split(b"\0", 1)[0] for row in array]
+            outputs[i] = (name, rows)
+    return outputs
+
+
 class BinaryInputs:
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None

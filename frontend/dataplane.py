@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frontend.binary_inputs import BinaryInputs
+from frontend.binary_inputs import BinaryInputs, strings_2d_out
 from frontend.dispatch import Dispatcher
 from frontend.metrics import FrontMetrics
 from frontend.table import RoutingTable, VersionEntry, unavailable_error
@@ -101,7 +101,7 @@ class DataPlane:
         assert entry.signature is not None
         checked = await self._checked(inputs, entry.signature, declared, dialect)
         try:
-            return InferOutcome(entry.version, await self._dispatch(name, entry, checked))
+            return InferOutcome(entry.version, strings_2d_out(await self._dispatch(name, entry, checked)))
         except OvmsError as exc:
             # the default version moved on while this request travelled: serve it with the new one
             if version or exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
@@ -110,7 +110,7 @@ class DataPlane:
             if (newer.version, newer.instance) == (entry.version, entry.instance) or newer.signature is None:
                 raise
             checked = await self._checked(inputs, newer.signature, declared, dialect)
-            return InferOutcome(newer.version, await self._dispatch(name, newer, checked))
+            return InferOutcome(newer.version, strings_2d_out(await self._dispatch(name, newer, checked)))
 
     async def _checked(
         self,

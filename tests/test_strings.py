@@ -26,9 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     modelgen.strings(str(base / "text"))
     modelgen.strings(str(base / "grid"), [2, 2], name="cells")
     modelgen.strings(str(base / "blob"), name="blob_bytes")
-    config = {
-        "model_config_list": [{"config": {"name": n, "base_path": str(base / n)}} for n in ("text", "grid", "blob")]
-    }
+    modelgen.strings2d(str(base / "text2d"))
+    names = ("text", "grid", "blob", "text2d")
+    config = {"model_config_list": [{"config": {"name": n, "base_path": str(base / n)}} for n in names]}
     (base / "config.json").write_text(json.dumps(config))
     log = str(tmp_path_factory.mktemp("logs") / "strings.log")
     s = Server(["--config_path", str(base / "config.json")], log, grpc=True)
@@ -55,6 +55,15 @@ def test_tfs_rest_strings_byte_exact(server: Server) -> None:
     meta = requests.get(server.url + "/v1/models/text/metadata", timeout=10).json()
     tensor = meta["metadata"]["signature_def"]["signatureDef"]["serving_default"]["inputs"]["text"]
     assert tensor["dtype"] == "DT_STRING"
+
+
+def test_2d_strings_both_ways(server: Server) -> None:
+    """A U8 [-1,-1] input takes strings as a zero-padded matrix; an output named *_string goes
+    back to strings (each row up to its first zero), as OVMS."""
+    r = post(server, "/v1/models/text2d:predict", {"instances": ["abc", "d", ""]})
+    assert r.status_code == 200 and r.json() == {"predictions": ["abc", "d", ""]}
+    ovms = ovmsclient.make_grpc_client(f"127.0.0.1:{server.grpc_port}")
+    assert ovms.predict(inputs={"text": [b"xy", b"z"]}, model_name="text2d").tolist() == [b"xy", b"z"]
 
 
 def test_kserve_json_and_binary(server: Server) -> None:

@@ -15,11 +15,9 @@ import socket
 import time
 from typing import Any
 
-import numpy as np
 import zmq
 
 from shared import protocol as P
-from shared import strings
 from shared.child_settings import WorkerSettings
 from shared.errors import (
     DEADLINE_EXCEEDED,
@@ -29,12 +27,13 @@ from shared.errors import (
     OV_INTERNAL_INFERENCE_ERROR,
 )
 from shared.lifetime import die_with_parent
-from shared.messages import CANCELLED, INLINE, InferRequest, InferResult, TensorDesc
-from shared.shm import Segment, aligned
+from shared.messages import CANCELLED, InferRequest, InferResult
+from shared.shm import Segment
 from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
 from workers.connections import FrontConnections
 from workers.loader import Loader, LoadOrder
 from workers.metrics import WorkerMetrics
+from workers.tensors import input_array, result_message
 
 log = logging.getLogger("ovserve.worker")
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
@@ -136,44 +135,11 @@ class Worker:
             arena = self._arena(req.arena)
             if arena.buffer[req.block] == CANCELLED:
                 return self._error(req.rid, DEADLINE_EXCEEDED)  # nobody waits for it any more
-            arrays = [(t.name, self._input(arena, t, req.out_offset)) for t in req.inputs]
+            arrays = [(t.name, input_array(arena, t, req.out_offset)) for t in req.inputs]
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
             log.warning("request %d: cannot read its tensors: %s", req.rid, exc)
             return self._error(req.rid, INTERNAL_ERROR)
         return Job(front, req.rid, key, loaded, arena, arrays, req.out_offset, req.out_size, req.sent)
-
-    @staticmethod
-    def _input(arena: Segment, t: TensorDesc, inputs_end: int) -> np.ndarray:
-        if t.dtype == strings.STRING_DTYPE:  # numpy's bytes type: what OpenVINO takes as strings
-            items = strings.unpack(arena.buffer, t.offset, inputs_end - t.offset)
-            return np.array(items, dtype=np.bytes_).reshape(t.shape)
-        return arena.view(t.offset, t.dtype, t.shape)
-
-    def _result(self, job: Job, outputs: list[np.ndarray]) -> list[Any]:
-        """Copy outputs into the job's reserved block (inline when they do not fit)."""
-        descs: list[TensorDesc] = []
-        cursor, end = job.out_offset, job.out_offset + job.out_size
-        for out_name, array in zip(job.loaded.output_names, outputs, strict=False):
-            if array.dtype.kind in "SO":  # a string tensor
-                items = [bytes(i) for i in array.reshape(-1).tolist()]
-                n = strings.packed_size(items)
-                if cursor + n <= end:
-                    strings.pack_into(items, job.arena.buffer, cursor)
-                    descs.append(TensorDesc(out_name, cursor, strings.STRING_DTYPE, list(array.shape)))
-                    cursor += aligned(n)
-                else:
-                    packed = strings.pack(items)
-                    descs.append(TensorDesc(out_name, INLINE, strings.STRING_DTYPE, list(array.shape), packed))
-                continue
-            n = array.nbytes
-            if array.dtype != np.object_ and cursor + n <= end:
-                np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)
-                descs.append(TensorDesc(out_name, cursor, array.dtype.str, list(array.shape)))
-                cursor += aligned(n)
-            else:
-                data = np.ascontiguousarray(array).tobytes()
-                descs.append(TensorDesc(out_name, INLINE, array.dtype.str, list(array.shape), data))
-        return InferResult(job.rid, descs).encode()
 
     def _run(self, jobs: list[Job]) -> list[list[Any]]:
         """One inference for the group (or one each, when outputs cannot be split back)."""
@@ -186,13 +152,13 @@ class Worker:
                 outputs = self.host.infer(jobs[0].loaded, merged_inputs(jobs))
                 per_job = split_outputs(jobs, outputs)
                 if per_job is not None:
-                    replies = [self._result(j, outs) for j, outs in zip(jobs, per_job, strict=True)]
+                    replies = [result_message(j, outs) for j, outs in zip(jobs, per_job, strict=True)]
                     self._account(name, slot, jobs, started)
                     return replies
             replies = []
             for job in jobs:
                 t0 = time.time()
-                replies.append(self._result(job, self.host.infer(job.loaded, job.arrays)))
+                replies.append(result_message(job, self.host.infer(job.loaded, job.arrays)))
                 self._account(name, slot, [job], t0)
             return replies
         except Exception as exc:
