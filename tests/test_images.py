@@ -37,6 +37,7 @@ MODELS = {  # name: (NHWC shape, precision, layout)
     "nchw": ([1, 3, 4, 6], "f32", "NCHW"),
     "flat": ([1, 72], "f32", ""),
 }
+JPEG = cv2.imencode(".jpg", np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8))[1].tobytes()
 RESOLUTION = "Binary input images for this endpoint are required to have the same resolution"
 PIXELS = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)  # H=4, W=6, BGR
 
@@ -166,6 +167,7 @@ def test_kserve_binary_extension_and_grpc_clients(server: Server) -> None:
     [
         ("img", [b"not an image"], 500, "Image parsing failed"),
         ("img", [png(PIXELS)[:60]], 500, "Image parsing failed"),  # truncated
+        ("dynimg", [JPEG[: len(JPEG) // 2]], 500, "Image parsing failed"),  # a JPEG cut in half
         ("img", [rgb_png(2, 2, (1, 2, 3), declared=(200000, 200000))], 500, "Image parsing failed"),  # PNG bomb
         ("img", [b""], 400, "String val is empty"),
         ("batch2", [png(PIXELS), png(PIXELS[:2])], 400, RESOLUTION),
@@ -221,7 +223,6 @@ IMAGE_400 = {
     "String val is empty",
     "Could not parse instance content. Not valid ndarray detected",
 }
-JPEG = cv2.imencode(".jpg", np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8))[1].tobytes()
 SEEDS = [png(PIXELS), JPEG, rgb_png(5, 3, (9, 8, 7))]
 
 
