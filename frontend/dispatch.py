@@ -25,6 +25,7 @@ from shared.errors import OvmsError
 from shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
 from shared.shm import ALIGN, Allocator, Segment, aligned
 from shared.signature import Signature, TensorSpec
+from shared.wording import count
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024
@@ -116,7 +117,7 @@ class Dispatcher:
                 p.future.set_exception(OvmsError(E.WORKER_UNAVAILABLE))
         self.inflight.pop(index, None)
         if failed:
-            log.warning("worker %d is gone: failed %d in-flight requests", index, len(failed))
+            log.warning("worker %d is gone: failed %s in flight", index, count(len(failed), "request"))
 
     def _lost(self, index: int) -> None:
         """The worker closed the connection (it died, or dropped us): fail what it had, and

@@ -9,7 +9,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from ovserve import __version__
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
@@ -29,6 +30,7 @@ from shared.model_config import (
 )
 
 EX_USAGE = 64
+T = TypeVar("T")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 MAX_NIREQ = 100000
 log = logging.getLogger("ovserve")
@@ -80,10 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--front_processes",
         type=int,
         default=None,
-        help="REST front processes (default: --rest_workers, else the CPU count, at most 4)",
+        help="REST front processes (default: --rest_workers, else one per two allowed CPUs, 2 to 16)",
     )
     own.add_argument(
-        "--worker_processes", type=int, default=None, help="OpenVINO worker processes (default: one per allowed CPU)"
+        "--worker_processes",
+        type=int,
+        default=None,
+        help="OpenVINO worker processes (default: one per two allowed CPUs, at least 1)",
     )
     own.add_argument(
         "--worker_cpu_sets",
@@ -158,6 +163,15 @@ def default_fronts(cpus: list[int]) -> int:
     return min(16, max(2, len(cpus) // 2))
 
 
+def _flag(name: str, parse: Callable[[Any], T], value: Any) -> T:
+    """``parse(value)``, its error reported as one line naming the flag."""
+    try:
+        return parse(value)
+    except (ConfigError, ValueError) as exc:
+        text = str(exc)
+        raise UsageError(text if text.startswith(name) else f"{name}: {text}") from None
+
+
 def _model_flags_given(a: argparse.Namespace) -> bool:
     return (
         any(v is not None for v in (a.batch_size, a.shape, a.layout, a.model_version_policy, a.plugin_config))
@@ -198,6 +212,12 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError("grpc_max_threads must be positive")
     if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
         raise UsageError("rest_workers count should be from 2 to 10000")
+    if a.log_path:
+        try:
+            with open(a.log_path, "a"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"log_path: cannot write {a.log_path}: {exc.strerror}") from None
     if a.log_level not in LOG_LEVELS:
         raise UsageError("log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR")
     if a.file_system_poll_wait_seconds < 0:
@@ -231,12 +251,9 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         batch = parse_batch_size(a.batch_size)
         if a.batch_size is not None and batch is None:
             log.warning("Wrong batch size parameter provided. Model batch size will be set to default.")
-        try:
-            shape = ShapeOption.parse(a.shape)
-            plugin = parse_plugin_config(a.plugin_config)
-            parse_layout(a.layout)
-        except (ConfigError, ValueError) as exc:
-            raise UsageError(str(exc)) from exc
+        shape = _flag("shape", ShapeOption.parse, a.shape)
+        plugin = _flag("plugin_config", parse_plugin_config, a.plugin_config)
+        _flag("layout", parse_layout, a.layout)
         if shape is not None and batch is not None:
             log.warning("Both shape and batch size have been defined. Batch size parameter will be ignored.")
             batch = None

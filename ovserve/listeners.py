@@ -7,6 +7,7 @@ import logging
 import socket
 
 from ovserve.settings import Settings
+from shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
 
@@ -46,12 +47,14 @@ def announce(s: Settings) -> None:
     """The log lines that say where the server answers (the README's quick start reads the URL)."""
     host = s.rest_bind_address.split(",")[0]
     log.info(
-        "ovserve serving REST at http://%s:%d (%d fronts, %d workers on CPUs %s)",
+        "ovserve serving REST at http://%s:%d (%s, %s on CPUs %s)",
         host if host not in ("0.0.0.0", "::") else "127.0.0.1",
         s.rest_port,
-        s.front_processes,
-        len(s.worker_cpu_sets),
+        count(s.front_processes, "front"),
+        count(len(s.worker_cpu_sets), "worker"),
         s.worker_cpu_sets,
     )
     if s.grpc_port:
-        log.info("ovserve serving gRPC at %s:%d (%d gRPC fronts)", s.grpc_bind_address, s.grpc_port, s.grpc_workers)
+        log.info(
+            "ovserve serving gRPC at %s:%d (%s)", s.grpc_bind_address, s.grpc_port, count(s.grpc_workers, "gRPC front")
+        )

@@ -35,6 +35,8 @@ class Registry:
         self.load_log: list[int] = []  # every instance whose load was ordered, in order
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
         self._slots: dict[tuple[str, int], int] = {}  # metrics block of each version, never reused
+        self.path_problems: dict[str, str] = {}  # model -> why its versions cannot be listed (or none found)
+        self.path_news: list[tuple[str, str, bool]] = []  # (model, problem or "", is an error): to log once
 
     def slot(self, name: str, version: int) -> int:
         """The version's metrics slot: fixed for the server's life, so that a reload or a
@@ -105,10 +107,11 @@ class Registry:
                 continue
             try:
                 found = list_versions(record.config.base_path)
+                problem = "" if found else f"No version found for model in path: {record.config.base_path}"
             except RepositoryError as exc:
-                log.error("model %s: %s", name, exc)
                 failed.append(name)
-                found = {}
+                found, problem = {}, str(exc)
+            self._note_path_problem(name, problem, error=name in failed)
             wanted = set(record.config.version_policy.select(list(found)))
             record.wanted, record.found = wanted, found
             for number in sorted(wanted):
@@ -121,6 +124,33 @@ class Registry:
             orders += retired
             changed = changed or bool(retired)
         return orders, changed, failed
+
+    def _note_path_problem(self, name: str, problem: str, error: bool) -> None:
+        """Keep a model's repository problem; news of it (appeared, changed, gone) is logged
+        once by the supervisor, not at every poll."""
+        if self.path_problems.get(name, "") == problem:
+            return
+        if problem:
+            self.path_problems[name] = problem
+        else:
+            self.path_problems.pop(name, None)
+        self.path_news.append((name, problem, error))
+
+    def startup_problem(self, name: str) -> str | None:
+        """Why ``name`` has no AVAILABLE version after its first loads (single-model mode stops
+        on it, as OVMS does), or None."""
+        record = self.models.get(name)
+        if record is None:
+            return None
+        if any(v.state == State.AVAILABLE for v in record.versions.values()):
+            return None
+        if name in self.path_problems:
+            return self.path_problems[name]
+        for number, v in sorted(record.versions.items(), reverse=True):
+            failures = v.current.failures if v.current is not None else {}
+            if failures:
+                return f"version {number} failed to load: {next(iter(failures.values()))}"
+        return "no version could be loaded"
 
     def _retire_superseded(self, name: str, record: ModelRecord) -> list[Order]:
         """Retire what the policy or the disk no longer wants, but keep serving until a wanted

@@ -25,6 +25,7 @@ from ovserve.settings import Settings
 from shared import errors as E
 from shared import protocol as P
 from shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
+from shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
@@ -79,6 +80,8 @@ class Supervisor:
             self._send(ident, {"t": P.LOAD if kind == "load" else P.UNLOAD, **fields})
 
     def _check_children(self) -> None:
+        if self.stop_requested:
+            return  # stopping: children exit on their own signal (a process group's SIGTERM) or ours
         now = time.monotonic()
         for child in self.workers + self.fronts:
             if child.proc is None:
@@ -169,12 +172,23 @@ class Supervisor:
             if ticket.error is not None and not ticket.config_changed:
                 return ticket  # unreadable or invalid file: nothing was applied
         orders, changed, failed = self.registry.rescan()
+        self._log_path_news()
         self._send_orders(orders)
         ticket.changed = ticket.changed or changed
         if failed and ticket.error is None:
             ticket.error = E.Status(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED.message)
         ticket.started = self.registry.load_log[first_load:]
         return ticket
+
+    def _log_path_news(self) -> None:
+        news, self.registry.path_news = self.registry.path_news, []
+        if not self.serving and self.settings.config_path is None:
+            return  # single-model start: _load_models reports the one problem that stops it
+        for name, problem, error in news:
+            if not problem:
+                log.info("model %s: versions found again in its path", name)
+            else:
+                (log.error if error else log.warning)("model %s: %s", name, problem)
 
     def _reload_config(self, ticket: ReloadTicket) -> None:
         read = self.config.read()
@@ -183,7 +197,7 @@ class Supervisor:
         if read.parsed is None:
             return  # unchanged, unreadable or invalid: nothing to apply
         parsed = read.parsed
-        log.info("config file %s: applying %d models", self.config.path, len(parsed.models))
+        log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
         self._send_orders(self.registry.set_models(parsed.models, parsed.skipped))
         ticket.changed = ticket.config_changed = True
 
@@ -271,6 +285,12 @@ class Supervisor:
             self._pump(TICK_S)
             self._check_children()
             self._publish()
+        if self.settings.config_path is None:  # single-model mode: a model that cannot serve stops the start
+            for model in self.settings.models:
+                problem = self.registry.startup_problem(model.name)
+                if problem is not None:
+                    log.error("cannot start: model %s cannot be served: %s", model.name, problem)
+                    return False
         return True
 
     def _wait_fronts(self) -> None:

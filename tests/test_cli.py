@@ -37,6 +37,14 @@ CORES = len(allowed_cpus())
             [*BASE, "--port", "9002", "--grpc_channel_arguments", "a=1,b"],
             "grpc_channel_arguments has a wrong format: 'b' (expected key=value)",
         ),
+        (
+            [*BASE, "--plugin_config", "{bad"],
+            "plugin_config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        (
+            [*BASE, "--log_path", "/nonexistent/dir/x.log"],
+            "log_path: cannot write /nonexistent/dir/x.log: No such file or directory",
+        ),
         ([*BASE, "--layout", "NH-WC"], "layout 'NH-WC' is not a layout such as NHWC or NHWC:NCHW"),
         ([*BASE, "--layout", '{"in": 3}'], "layout 3 (for in) is not a layout such as NHWC or NHWC:NCHW"),
         (

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from shared.wording import count
+
 log = logging.getLogger("ovserve.worker")
 
 
@@ -96,12 +98,11 @@ class Stats:
             return
         for name, (requests, inferences, queue_s, compute_s) in self.rows.items():
             log.info(
-                "worker %d %s: %d requests in %d inferences (mean batch %.2f), mean queue %.2f ms, "
-                "mean compute %.2f ms per inference",
+                "worker %d %s: %s in %s (mean batch %.2f), mean queue %.2f ms, mean compute %.2f ms per inference",
                 worker,
                 name,
-                requests,
-                inferences,
+                count(int(requests), "request"),
+                count(int(inferences), "inference"),
                 requests / inferences,
                 queue_s / requests * 1e3,
                 compute_s / inferences * 1e3,

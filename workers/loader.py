@@ -81,15 +81,24 @@ class Loader:
                 ms = (time.monotonic() - started) * 1000
                 log.info("worker %d loaded %s version %d in %.0f ms", self.index, order.name, order.version, ms)
             except Exception as exc:  # a broken model file must not kill the worker
+                reason = error_text(exc)
                 log.error(
                     "worker %d failed to load %s version %d from %s: %s",
                     self.index,
                     order.name,
                     order.version,
                     order.path,
-                    exc,
+                    reason,
                 )
-                result = LoadResult(order, None, str(exc))
+                result = LoadResult(order, None, reason)
             self.done.put(result)
             wake.send(b"")
         wake.close()
+
+
+def error_text(exc: Exception) -> str:
+    """OpenVINO's message without its source-location lines ("Exception from src/...:84:"),
+    on one line."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    kept = [line for line in lines if line and not line.startswith("Exception from ")]
+    return " ".join(kept) or type(exc).__name__

@@ -69,7 +69,8 @@ def to_ndarray(value: Any, spec: TensorSpec | None, strict: bool, err: Status, p
     dtype = spec.dtype if spec is not None else _guess_dtype(value)
     if plain and dtype is not None and dtype.kind == "f":
         try:
-            return np.array(value, dtype=dtype)
+            with np.errstate(all="ignore"):  # out of range: inf, as OVMS's C cast (no warning in the log)
+                return np.array(value, dtype=dtype)
         except (ValueError, OverflowError, TypeError):
             raise OvmsError(err) from None
     if _has_text(value, b64_only=spec is None or spec.element_type not in ("u8", "string")):
