@@ -23,9 +23,14 @@ def free_port() -> int:
 
 class Server:
     def __init__(
-        self, args: list[str], log_path: str, extra_env: dict[str, str] | None = None, grpc: bool = False
+        self,
+        args: list[str],
+        log_path: str,
+        extra_env: dict[str, str] | None = None,
+        grpc: bool = False,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc_port = free_port() if grpc else 0
         if grpc:
