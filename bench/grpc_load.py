@@ -23,6 +23,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as kserve
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as tfs
+from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
+
 from bench.harness import (
     HERE,
     OUT,
@@ -41,9 +45,6 @@ from bench.harness import (
     run_wrk,
 )
 from bench.load import TENSOR_NAMES, body_for, print_table
-from frontend.grpc_api.proto import grpc_predict_v2_pb2 as kserve
-from frontend.grpc_api.proto import tf_serving_pb2 as tfs
-from frontend.grpc_api.proto import tf_tensor_pb2 as tf
 from tests.server_util import free_port
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"

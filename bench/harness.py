@@ -205,6 +205,7 @@ class Proc:
             except psutil.Error:
                 continue
             module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+            module = module.removeprefix("ovserve.")  # older checkouts ran them without the prefix
             roles = {"ovserve": "supervisor", "frontend": "fronts", "frontend.grpc_front": "grpc fronts"}
             role = {**roles, "workers": "workers"}.get(module, "server")
             totals[role] = totals.get(role, 0.0) + times.user + times.system

@@ -29,6 +29,8 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ovserve.shared.metrics_layout import MODEL_FAMILIES
+
 from bench.harness import (
     HERE,
     OUT,
@@ -46,7 +48,6 @@ from bench.harness import (
     ovserve_argv,
     run_wrk,
 )
-from shared.metrics_layout import MODEL_FAMILIES
 from tests.server_util import free_port
 
 METRIC_FAMILIES = [f.name for f in MODEL_FAMILIES]

@@ -24,6 +24,8 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ovserve.shared.metrics_layout import MODEL_FAMILIES
+
 from bench.harness import (
     OUT,
     READY_PATH,
@@ -37,7 +39,6 @@ from bench.harness import (
     ovserve_argv,
     run_wrk,
 )
-from shared.metrics_layout import MODEL_FAMILIES
 from tests.server_util import free_port
 
 ALL_FAMILIES = ",".join(f.name for f in MODEL_FAMILIES)

@@ -1,4 +1,4 @@
-from frontend.http_front import main
+from ovserve.frontend.http_front import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

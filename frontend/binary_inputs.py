@@ -13,12 +13,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
-from frontend import images
-from frontend.validation import Dialect
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import TensorSpec, dim_matches, shape_text
+from ovserve.frontend import images
+from ovserve.frontend.validation import Dialect
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import TensorSpec, dim_matches, shape_text
 
 DECODE_THREADS = 2
 MAX_2D_STRING_BYTES = 1 << 30  # OVMS's limit on the padded matrix

@@ -9,12 +9,11 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-
-from frontend.dataplane import DataPlane
-from frontend.dispatch import Dispatcher
-from frontend.table import RoutingTable
-from shared import errors as E
-from shared import protocol as P
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.dispatch import Dispatcher
+from ovserve.frontend.table import RoutingTable
+from ovserve.shared import errors as E
+from ovserve.shared import protocol as P
 
 log = logging.getLogger("ovserve.front")
 RELOAD_TIMEOUT_S = 600.0

@@ -14,17 +14,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-
-from frontend.binary_inputs import BinaryInputs, strings_2d_out
-from frontend.dispatch import Dispatcher
-from frontend.metrics import FrontMetrics
-from frontend.table import RoutingTable, VersionEntry, unavailable_error
-from frontend.validation import TFS, Declared, Dialect, validate
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.metrics_layout import BLOCK, CURRENT
-from shared.signature import Signature, TensorSpec
-from shared.states import ErrorCode, State
+from ovserve.frontend.binary_inputs import BinaryInputs, strings_2d_out
+from ovserve.frontend.dispatch import Dispatcher
+from ovserve.frontend.metrics import FrontMetrics
+from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
+from ovserve.frontend.validation import TFS, Declared, Dialect, validate
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.metrics_layout import BLOCK, CURRENT
+from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
 WAIT_POLL_S = 0.1

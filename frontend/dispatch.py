@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from frontend.table import VersionEntry
-from shared import errors as E
-from shared import protocol as P
-from shared import strings
-from shared.errors import OvmsError
-from shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
-from shared.shm import ALIGN, Allocator, Segment, aligned
-from shared.signature import Signature, TensorSpec
-from shared.wording import count
+from ovserve.frontend.table import VersionEntry
+from ovserve.shared import errors as E
+from ovserve.shared import protocol as P
+from ovserve.shared import strings
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
+from ovserve.shared.shm import ALIGN, Allocator, Segment, aligned
+from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024

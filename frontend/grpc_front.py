@@ -8,12 +8,11 @@ import asyncio
 from typing import Any
 
 import grpc
-
-from frontend import process
-from frontend.grpc_api.kserve import KServeGrpc
-from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kserve_grpc
-from frontend.grpc_api.proto import tf_serving_pb2_grpc as tfs_grpc
-from frontend.grpc_api.tfs import ModelService, PredictionService
+from ovserve.frontend import process
+from ovserve.frontend.grpc_api.kserve import KServeGrpc
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kserve_grpc
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as tfs_grpc
+from ovserve.frontend.grpc_api.tfs import ModelService, PredictionService
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
 

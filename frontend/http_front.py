@@ -8,14 +8,13 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+from ovserve.frontend import process
+from ovserve.frontend.http_reply import JSON, TEXT, Reply, error_body
+from ovserve.frontend.rest import RestApi
+from ovserve.shared import errors as E
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
-
-from frontend import process
-from frontend.http_reply import JSON, TEXT, Reply, error_body
-from frontend.rest import RestApi
-from shared import errors as E
 
 log = logging.getLogger("ovserve.front")
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]

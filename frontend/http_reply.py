@@ -6,8 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
-
-from frontend.routing import Route
+from ovserve.frontend.routing import Route
 
 Headers = Mapping[str, str]  # looked up by lower-case name (Sanic's headers are case-insensitive)
 JSON = b"application/json"  # every answer but /metrics

@@ -16,10 +16,9 @@ import os
 from types import ModuleType
 
 import numpy as np
-
-from shared import errors as E
-from shared.errors import OvmsError, Status
-from shared.signature import Dim, TensorSpec
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError, Status
+from ovserve.shared.signature import Dim, TensorSpec
 
 MAX_IMAGE_PIXELS = 1 << 25  # 33.5 Mpx (8K x 4K); OPENCV_IO_MAX_IMAGE_PIXELS overrides
 # OVMS's convertTo targets; other precisions (I64, U32, U64, BOOL, ...) are refused

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from frontend.json_syntax import describe_error
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend.json_syntax import describe_error
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 MAX_DEPTH = 100  # OVMS 2026's limit; --max_json_depth changes it
 # One C-speed pass keeps only what the checks below need: brackets (nesting depth), quotes and

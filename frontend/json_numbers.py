@@ -21,9 +21,8 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 _INT_KINDS = frozenset({"int8", "uint8", "int16", "int32", "int64"})
 _UNSUPPORTED_400 = frozenset({"uint16", "float16"})

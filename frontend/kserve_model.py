@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-
-from frontend.dataplane import DataPlane
-from frontend.table import VersionEntry, unavailable_error
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import Signature
-from shared.states import State
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.table import VersionEntry, unavailable_error
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import Signature
+from ovserve.shared.states import State
 
 
 def described(dp: DataPlane, name: str, version: int) -> VersionEntry:

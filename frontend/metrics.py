@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from frontend.http_reply import TEXT, Endpoint, Headers, Reply, error_body
-from frontend.metrics_text import render
-from frontend.routing import Route
-from frontend.table import RoutingTable
-from shared import errors as E
-from shared import metrics_layout as L
-from shared.errors import OvmsError
-from shared.metrics_cells import MetricCells, cell_files, cells_path, observe, totals
+from ovserve.frontend.http_reply import TEXT, Endpoint, Headers, Reply, error_body
+from ovserve.frontend.metrics_text import render
+from ovserve.frontend.routing import Route
+from ovserve.frontend.table import RoutingTable
+from ovserve.shared import errors as E
+from ovserve.shared import metrics_layout as L
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.metrics_cells import MetricCells, cell_files, cells_path, observe, totals
 
 # per series: histogram of its request time (-1: none), and whether a failure counts
 _TIME = tuple(L.REQUEST_TIME[s.interface] if s.method in L.INFER_METHODS else -1 for s in L.REQUEST_SERIES)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from frontend.table import RoutingTable, VersionEntry
-from shared import metrics_layout as L
+from ovserve.frontend.table import RoutingTable, VersionEntry
+from ovserve.shared import metrics_layout as L
 
 _LE = [str(b) for b in L.BUCKETS] + ["+Inf"]
 Servable = tuple[str, VersionEntry]  # model name, version entry

@@ -15,14 +15,13 @@ import signal
 
 import uvloop
 import zmq.asyncio
-
-from frontend.control import Control
-from frontend.dataplane import DataPlane
-from frontend.dispatch import Dispatcher
-from frontend.metrics import FrontMetrics
-from shared.child_settings import FrontSettings
-from shared.lifetime import die_with_parent
-from shared.shm import Segment, segment_name
+from ovserve.frontend.control import Control
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.dispatch import Dispatcher
+from ovserve.frontend.metrics import FrontMetrics
+from ovserve.shared.child_settings import FrontSettings
+from ovserve.shared.lifetime import die_with_parent
+from ovserve.shared.shm import Segment, segment_name
 
 log = logging.getLogger("ovserve.front")
 DRAIN_POLL_S = 0.05

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from frontend.dataplane import DataPlane
-from frontend.http_reply import Endpoint, Headers, Reply, error_body
-from frontend.kserve_rest.handlers import KServeRest
-from frontend.metrics import series
-from frontend.routing import Route, route
-from frontend.tfs_rest.handlers import TfsRest
-from shared.errors import OvmsError
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.http_reply import Endpoint, Headers, Reply, error_body
+from ovserve.frontend.kserve_rest.handlers import KServeRest
+from ovserve.frontend.metrics import series
+from ovserve.frontend.routing import Route, route
+from ovserve.frontend.tfs_rest.handlers import TfsRest
+from ovserve.shared.errors import OvmsError
 
 # route kind -> its metrics series (kinds not here count nowhere, as config and health in OVMS)
 COUNTED = {

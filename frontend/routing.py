@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 PREDICT = re.compile(r"(.?)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/(\w+)))?:(classify|regress|predict)")
 STATUS = re.compile(r"(.?)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/(\w+)))?(?:/(metadata))?")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import Signature
-from shared.states import ErrorCode, State
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import Signature
+from ovserve.shared.states import ErrorCode, State
 
 
 @dataclass(slots=True)

@@ -8,10 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import (
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import (
     Signature,
     TensorSpec,
     dim_matches,

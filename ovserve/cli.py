@@ -18,8 +18,8 @@ from ovserve.grpc_options import parse_channel_arguments
 from ovserve.logsetup import setup_logging
 from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
-from shared.metrics_layout import MetricsConfigError
-from shared.model_config import (
+from ovserve.shared.metrics_layout import MetricsConfigError
+from ovserve.shared.model_config import (
     ConfigError,
     ModelConfig,
     ShapeOption,

@@ -11,8 +11,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from shared import errors as E
-from shared.config_file import ParsedConfig, SchemaError, parse_config
+from ovserve.shared import errors as E
+from ovserve.shared.config_file import ParsedConfig, SchemaError, parse_config
 
 log = logging.getLogger("ovserve.supervisor")
 READ_ATTEMPTS = 3

@@ -7,7 +7,7 @@ import logging
 import socket
 
 from ovserve.settings import Settings
-from shared.wording import count
+from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.metrics_layout import MetricsConfigError, enabled_families
+from ovserve.shared.metrics_layout import MetricsConfigError, enabled_families
 
 
 def _monitoring(config_path: str | None) -> dict[str, Any] | None:

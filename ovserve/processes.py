@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from ovserve.settings import Settings
-from shared.child_settings import FrontSettings, WorkerSettings
-from shared.shm import available_bytes
+from ovserve.shared.child_settings import FrontSettings, WorkerSettings
+from ovserve.shared.shm import available_bytes
 
 log = logging.getLogger("ovserve.supervisor")
 MIN_ARENA_BYTES = 8 * 1024 * 1024
@@ -116,14 +116,14 @@ def make_children(
     common = {"run_dir": run_dir, "supervisor_pid": supervisor_pid}
     for i, cpus in enumerate(s.worker_cpu_sets):
         worker = WorkerSettings.build(s, index=i, cpus=tuple(cpus), **common)
-        workers.append(Child("worker", i, ["workers", "--settings", worker.to_arg()]))
+        workers.append(Child("worker", i, ["ovserve.workers", "--settings", worker.to_arg()]))
     fds = tuple(sock.fileno() for sock in listeners)
     for i in range(s.front_processes):
         front = FrontSettings.build(s, index=i, listen_fds=fds, single_model=s.config_path is None, **common)
-        fronts.append(Child("front", i, ["frontend", "--settings", front.to_arg()], pass_fds=fds))
+        fronts.append(Child("front", i, ["ovserve.frontend", "--settings", front.to_arg()], pass_fds=fds))
     for i in range(s.front_processes, s.front_processes + s.grpc_workers):  # after the HTTP fronts
         front = FrontSettings.build(s, index=i, single_model=s.config_path is None, **common)
-        fronts.append(Child("front", i, ["frontend.grpc_front", "--settings", front.to_arg()]))
+        fronts.append(Child("front", i, ["ovserve.frontend.grpc_front", "--settings", front.to_arg()]))
     return workers, fronts
 
 

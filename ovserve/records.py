@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.model_config import ModelConfig
-from shared.states import ErrorCode, State
+from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.states import ErrorCode, State
 
 
 @dataclass

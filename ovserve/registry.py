@@ -14,9 +14,9 @@ import logging
 from typing import Any
 
 from ovserve.records import Instance, ModelRecord, VersionRecord
-from shared.model_config import ModelConfig
-from shared.repository import RepositoryError, list_versions
-from shared.states import ErrorCode, State
+from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.repository import RepositoryError, list_versions
+from ovserve.shared.states import ErrorCode, State
 
 log = logging.getLogger("ovserve.registry")
 

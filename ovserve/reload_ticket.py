@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ovserve.registry import Registry
-from shared import errors as E
+from ovserve.shared import errors as E
 
 log = logging.getLogger("ovserve.supervisor")
 

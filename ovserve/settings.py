@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.model_config import ModelConfig
+from ovserve.shared.model_config import ModelConfig
 
 
 @dataclass

@@ -22,10 +22,10 @@ from ovserve.registry import Order, Registry
 from ovserve.reload_ticket import ReloadTicket
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
-from shared import errors as E
-from shared import protocol as P
-from shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
-from shared.wording import count
+from ovserve.shared import errors as E
+from ovserve.shared import protocol as P
+from ovserve.shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
+from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1

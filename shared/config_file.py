@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import errors as E
-from shared.model_config import (
+from ovserve.shared import errors as E
+from ovserve.shared.model_config import (
     ConfigError,
     ModelConfig,
     ShapeOption,

@@ -18,9 +18,8 @@ import mmap
 import os
 
 import numpy as np
-
-from shared.metrics_layout import BLOCK, BUCKETS, GAUGES, HIST_CELLS
-from shared.shm import SHM_DIR, segment_name
+from ovserve.shared.metrics_layout import BLOCK, BUCKETS, GAUGES, HIST_CELLS
+from ovserve.shared.shm import SHM_DIR, segment_name
 
 CELL = 8
 INITIAL_SLOTS = 64

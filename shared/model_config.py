@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.signature import Dim
+from ovserve.shared.signature import Dim
 
 
 class ConfigError(ValueError):

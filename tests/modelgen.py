@@ -37,8 +37,7 @@ def typed(base: str, element: str, version: int = 1) -> str:
     """``x`` [1,4] of ``element`` -> ``y`` = x + x (``not x`` for boolean), same type."""
     import openvino as ov
     import openvino.opset13 as ops
-
-    from shared.signature import numpy_dtype
+    from ovserve.shared.signature import numpy_dtype
 
     t = ov.Type(numpy_dtype(element))
     x = ops.parameter([1, 4], t, name="x")
@@ -53,8 +52,7 @@ def image(base: str, shape: list[int], element: str = "f32", version: int = 1, l
     tensor the server made from the encoded images, as it reached the model."""
     import openvino as ov
     import openvino.opset13 as ops
-
-    from shared.signature import numpy_dtype
+    from ovserve.shared.signature import numpy_dtype
 
     t = ov.Type(numpy_dtype(element))
     x = ops.parameter(shape, t, name="image")

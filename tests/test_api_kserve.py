@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 import requests
+from ovserve.shared.signature import kserve_datatype, numpy_dtype
 
-from shared.signature import kserve_datatype, numpy_dtype
 from tests.conftest import TYPED
 from tests.server_util import Server
 

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 import requests
+from ovserve.frontend.json_numbers import texts
+from ovserve.shared.signature import numpy_dtype
 
-from frontend.json_numbers import texts
-from shared.signature import numpy_dtype
 from tests.conftest import TYPED
 from tests.server_util import Server
 

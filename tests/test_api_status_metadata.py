@@ -1,9 +1,9 @@
 """Status, metadata and config endpoints of the real server, byte-exact where OVMS is."""
 
 import requests
+from ovserve.frontend.tfs_rest.layouts import config_status
+from ovserve.shared.states import ErrorCode, State
 
-from frontend.tfs_rest.layouts import config_status
-from shared.states import ErrorCode, State
 from tests.server_util import Server
 
 AVAILABLE_1 = (

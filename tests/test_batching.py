@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from ovserve.workers.batcher import Job, group, split_outputs
 
 from tests.server_util import Server, small_args
-from workers.batcher import Job, group, split_outputs
 
 
 def test_interleaved_requests_get_their_own_answers(repo: str, tmp_path: Path) -> None:

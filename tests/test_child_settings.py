@@ -2,9 +2,9 @@
 one JSON argument, decoded to the same object; unknown fields are refused."""
 
 import pytest
+from ovserve.shared.child_settings import FrontSettings, WorkerSettings
 
 from ovserve.settings import Settings
-from shared.child_settings import FrontSettings, WorkerSettings
 
 
 def test_built_from_the_server_settings_and_round_trip() -> None:

@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from ovserve.frontend.dispatch import Dispatcher
+from ovserve.frontend.table import VersionEntry
+from ovserve.shared import errors as E
+from ovserve.shared import protocol as P
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.messages import Attach, InferRequest, InferResult, TensorDesc
+from ovserve.shared.shm import Segment, run_dir, segment_name
+from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.states import ErrorCode, State
 
-from frontend.dispatch import Dispatcher
-from frontend.table import VersionEntry
-from shared import errors as E
-from shared import protocol as P
-from shared.errors import OvmsError
-from shared.messages import Attach, InferRequest, InferResult, TensorDesc
-from shared.shm import Segment, run_dir, segment_name
-from shared.signature import Signature, TensorSpec
-from shared.states import ErrorCode, State
 from tests.server_util import Server
 
 SIGNATURE = Signature((TensorSpec("x", "f32", ((1, 1), (4, 4))),), (TensorSpec("y", "f32", ((1, 1), (4, 4))),))

@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
-
-from frontend.json_body import scan
-from frontend.tfs_rest import fast_decode
-from frontend.tfs_rest.request import parse_predict
-from shared.errors import OvmsError
-from shared.signature import TensorSpec
+from ovserve.frontend.json_body import scan
+from ovserve.frontend.tfs_rest import fast_decode
+from ovserve.frontend.tfs_rest.request import parse_predict
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import TensorSpec
 
 X = TensorSpec("x", "f32", ((0, -1), (0, -1), (0, -1)))
 Y = TensorSpec("y", "f64", ((0, -1), (0, -1)))

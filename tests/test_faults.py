@@ -70,7 +70,7 @@ def test_worker_killed_under_load(server_1w: Server) -> None:
         futures = [pool.submit(predict, s) for _ in range(8)]
         time.sleep(0.15)  # requests are queued at the worker now
         killed_at = time.monotonic()
-        role(s, "workers")[0].send_signal(signal.SIGKILL)
+        role(s, "ovserve.workers")[0].send_signal(signal.SIGKILL)
         results = [f.result() for f in futures]
     failed = [r for r in results if r[0] != 200]
     assert failed, "some requests were in flight when the worker died"
@@ -98,7 +98,7 @@ def test_worker_crash_loop_backs_off_then_reports(slow_model: str, tmp_path: Pat
         killed = 0
         deadline = time.monotonic() + 60
         while killed < 6 and time.monotonic() < deadline:
-            workers = role(s, "workers")
+            workers = role(s, "ovserve.workers")
             if workers:
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait(5)
@@ -107,7 +107,7 @@ def test_worker_crash_loop_backs_off_then_reports(slow_model: str, tmp_path: Pat
         assert killed == 6
         time.sleep(0.5)
         assert versions(s) == [("1", "LOADING", "UNKNOWN")]
-        assert not role(s, "workers")  # backing off, not spinning
+        assert not role(s, "ovserve.workers")  # backing off, not spinning
         assert "keeps dying" in s.read_log()
         code, body, _ = predict(s)
         assert code == 404 and body == {"error": "Model with requested version is not loaded yet"}
@@ -135,20 +135,20 @@ def test_front_killed_is_respawned_others_keep_serving(slow_model: str, tmp_path
         for t in threads:
             t.start()
         time.sleep(0.5)
-        victim = role(s, "frontend")[0]
+        victim = role(s, "ovserve.frontend")[0]
         victim.send_signal(signal.SIGKILL)
         mark = len(codes)
         time.sleep(1.5)
         during = codes[mark:]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
-            len(role(s, "frontend")) < 2 or victim.pid in [p.pid for p in role(s, "frontend")]
+            len(role(s, "ovserve.frontend")) < 2 or victim.pid in [p.pid for p in role(s, "ovserve.frontend")]
         ):
             time.sleep(0.1)
         stop.set()
         for t in threads:
             t.join()
-        fronts = role(s, "frontend")
+        fronts = role(s, "ovserve.frontend")
         assert len(fronts) == 2 and victim.pid not in [p.pid for p in fronts]
         assert during.count(200) >= 5  # the other front kept serving
         assert set(codes) <= {200, -1} and codes.count(-1) <= 4

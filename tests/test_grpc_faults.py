@@ -21,10 +21,10 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as pb
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
+from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
 
-from frontend.grpc_api.proto import tf_serving_pb2 as pb
-from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
-from frontend.grpc_api.proto import tf_tensor_pb2 as tf
 from tests.server_util import Server
 
 METHODS = [
@@ -155,7 +155,7 @@ def grpc_fronts(server: Server) -> list[psutil.Process]:
     found = []
     for p in psutil.Process(server.proc.pid).children():
         try:
-            if "frontend.grpc_front" in p.cmdline():
+            if "ovserve.frontend.grpc_front" in p.cmdline():
                 found.append(p)
         except psutil.Error:  # a killed one the supervisor has not reaped yet
             pass

@@ -9,6 +9,7 @@ import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from ovserve.shared.signature import kserve_datatype, numpy_dtype
 
 # Triton's own generated messages (an independent copy of the wire format); ovserve's are not
 # imported here: both define package "inference" in one descriptor pool
@@ -16,7 +17,6 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
-from shared.signature import kserve_datatype, numpy_dtype
 from tests.conftest import TYPED
 from tests.server_util import Server
 

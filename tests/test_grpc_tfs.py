@@ -7,11 +7,11 @@ import grpc
 import numpy as np
 import ovmsclient
 import pytest
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as pb
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
+from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
+from ovserve.shared.signature import numpy_dtype, tf_dtype, tf_of_numpy
 
-from frontend.grpc_api.proto import tf_serving_pb2 as pb
-from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
-from frontend.grpc_api.proto import tf_tensor_pb2 as tf
-from shared.signature import numpy_dtype, tf_dtype, tf_of_numpy
 from tests.conftest import TYPED
 from tests.server_util import Server
 

@@ -211,7 +211,7 @@ def test_fronts_stay_small_after_a_bomb(server: Server) -> None:
     bomb = b64(rgb_png(2, 2, (1, 2, 3), declared=(30000, 30000)))  # 0.9 Gpx declared: refused before allocation
     for _ in range(4):
         assert error(tfs(server, "dynimg", {"instances": [{"b64": bomb}]})) == (500, "Image parsing failed")
-    fronts = [p for p in psutil.Process(server.proc.pid).children() if "frontend" in p.cmdline()]
+    fronts = [p for p in psutil.Process(server.proc.pid).children() if "ovserve.frontend" in p.cmdline()]
     assert fronts and all(p.memory_info().rss < 600 << 20 for p in fronts)
     assert tfs(server, "img", {"instances": [{"b64": b64(png(PIXELS))}]}).status_code == 200
 

@@ -1,6 +1,5 @@
 import pytest
-
-from frontend.json_syntax import describe_error
+from ovserve.frontend.json_syntax import describe_error
 
 
 @pytest.mark.parametrize(

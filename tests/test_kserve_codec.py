@@ -9,13 +9,12 @@ import struct
 
 import numpy as np
 import pytest
-
-from frontend.kserve_rest.request import header_length, length_prefixed, parse_infer
-from frontend.kserve_rest.response import data_text, double_text, encode_infer
-from frontend.validation import KSERVE, Declared, validate
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import Signature, TensorSpec
+from ovserve.frontend.kserve_rest.request import header_length, length_prefixed, parse_infer
+from ovserve.frontend.kserve_rest.response import data_text, double_text, encode_infer
+from ovserve.frontend.validation import KSERVE, Declared, validate
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import Signature, TensorSpec
 
 SIG = Signature((TensorSpec("b", "f32", ((1, 1), (10, 10))),), (TensorSpec("a", "f32", ((1, 1), (10, 10))),))
 

@@ -1,7 +1,7 @@
-from frontend.http_reply import error_body
-from frontend.tfs_rest.layouts import config_error_body, config_status, model_metadata, model_status
-from shared.signature import Signature, TensorSpec
-from shared.states import ErrorCode, State
+from ovserve.frontend.http_reply import error_body
+from ovserve.frontend.tfs_rest.layouts import config_error_body, config_status, model_metadata, model_status
+from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.states import ErrorCode, State
 
 ONE = (
     '{\n "model_version_status": [\n  {\n   "version": "1",\n   "state": "AVAILABLE",\n   "status": {\n'

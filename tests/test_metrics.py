@@ -18,9 +18,9 @@ import psutil
 import pytest
 import requests
 import tritonclient.grpc as triton_grpc
+from ovserve.shared import metrics_layout as L
+from ovserve.shared.metrics_cells import cells_path, totals
 
-from shared import metrics_layout as L
-from shared.metrics_cells import cells_path, totals
 from tests import modelgen
 from tests.metrics_util import Sample, parse, requests_of, scrape, value
 from tests.server_util import Server, free_port
@@ -182,13 +182,13 @@ def test_restarted_processes_lose_and_repeat_nothing(server: Server) -> None:
     for _ in range(5):
         assert predict(server) == 200
     before = counters(scrape(server.url))
-    front = children(server, "frontend")[0]
-    worker = children(server, "workers")[0]
+    front = children(server, "ovserve.frontend")[0]
+    worker = children(server, "ovserve.workers")[0]
     front.send_signal(signal.SIGKILL)
     worker.send_signal(signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        pids = {p.pid for p in children(server, "frontend") + children(server, "workers")}
+        pids = {p.pid for p in children(server, "ovserve.frontend") + children(server, "ovserve.workers")}
         samples = scrape(server.url)
         respawned = len(pids) == 4 and front.pid not in pids and worker.pid not in pids
         if respawned and value(samples, "ovms_streams", name="dummy", version="1") == 2:

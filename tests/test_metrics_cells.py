@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from shared import metrics_layout as L
-from shared.metrics_cells import INITIAL_SLOTS, MetricCells, observe, totals
+from ovserve.shared import metrics_layout as L
+from ovserve.shared.metrics_cells import INITIAL_SLOTS, MetricCells, observe, totals
 
 
 def test_growth_keeps_values_and_a_restart_keeps_counters_not_gauges(tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ def test_plan_pinning_and_clean_shutdown(repo: str, tmp_path: Path) -> None:
     ) as server:
         server.wait_ready()
         procs = children(server)
-        workers = [p for p in procs if "workers" in p.cmdline()]
-        fronts = [p for p in procs if "frontend" in p.cmdline()]
+        workers = [p for p in procs if "ovserve.workers" in p.cmdline()]
+        fronts = [p for p in procs if "ovserve.frontend" in p.cmdline()]
         assert len(fronts) == 2 and len(workers) == len(cpus)
         sets = sorted(tuple(p.cpu_affinity()) for p in workers)
         assert sets == [(c,) for c in cpus]  # disjoint sets out of the real allowance

@@ -1,7 +1,7 @@
 """The data-plane framing and the typed messages it carries."""
 
-from shared import protocol as P
-from shared.messages import Attach, InferRequest, InferResult, TensorDesc
+from ovserve.shared import protocol as P
+from ovserve.shared.messages import Attach, InferRequest, InferResult, TensorDesc
 
 
 def _request(i: int) -> InferRequest:

@@ -1,9 +1,10 @@
 import os
 from pathlib import Path
 
+from ovserve.shared.model_config import ModelConfig, VersionPolicy
+from ovserve.shared.states import ErrorCode, State
+
 from ovserve.registry import Registry
-from shared.model_config import ModelConfig, VersionPolicy
-from shared.states import ErrorCode, State
 
 SIG = [[], []]
 
@@ -163,7 +164,7 @@ def test_replicas_spread_models_over_workers(tmp_path: Path) -> None:
 
 
 def test_repository_layouts(tmp_path: Path) -> None:
-    from shared.repository import RepositoryError, find_model_file, list_versions
+    from ovserve.shared.repository import RepositoryError, find_model_file, list_versions
 
     for name in ("1", "02", "+3", "x", "0", "-1"):
         os.makedirs(tmp_path / "m" / name)

@@ -1,8 +1,7 @@
 import pytest
-
-from frontend.routing import Route, percent_decode, route
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend.routing import Route, percent_decode, route
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 
 def err(method: str, path: str) -> E.Status:

@@ -1,8 +1,7 @@
 import os
 
 import numpy as np
-
-from shared.shm import ALIGN, Allocator, Segment, remove_owned, remove_stale, segment_name
+from ovserve.shared.shm import ALIGN, Allocator, Segment, remove_owned, remove_stale, segment_name
 
 
 def test_allocator_reuses_and_coalesces() -> None:

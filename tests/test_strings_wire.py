@@ -5,8 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-
-from shared.strings import pack, pack_into, packed_size, unpack
+from ovserve.shared.strings import pack, pack_into, packed_size, unpack
 
 
 @pytest.mark.parametrize("items", [[], [b""], [b"a", b"", b"\x00\xffz" * 100], [bytes([i]) * i for i in range(50)]])

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
-
-from frontend.tfs_rest.request import parse_predict
-from frontend.validation import validate
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import Signature, TensorSpec
+from ovserve.frontend.tfs_rest.request import parse_predict
+from ovserve.frontend.validation import validate
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import Signature, TensorSpec
 
 B = TensorSpec("b", "f32", ((1, 1), (10, 10)))
 DYN = TensorSpec("b", "f32", ((0, -1), (10, 10)))

@@ -2,13 +2,12 @@ import json
 
 import numpy as np
 import pytest
-
-from frontend import json_numbers
-from frontend.json_nesting import nested
-from frontend.json_numbers import texts, tokens
-from frontend.tfs_rest.response import encode_predict
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend import json_numbers
+from ovserve.frontend.json_nesting import nested
+from ovserve.frontend.json_numbers import texts, tokens
+from ovserve.frontend.tfs_rest.response import encode_predict
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 
 def test_row_single_output_layout() -> None:

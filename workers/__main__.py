@@ -1,4 +1,4 @@
-from workers.main import main
+from ovserve.workers.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

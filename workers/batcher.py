@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from shared.wording import count
+from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.worker")
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
-
-from shared import protocol as P
-from shared.messages import Attach
+from ovserve.shared import protocol as P
+from ovserve.shared.messages import Attach
 
 log = logging.getLogger("ovserve.worker")
 SEND_TIMEOUT_S = 5.0  # a front that reads nothing for this long is dropped, not waited for

@@ -16,24 +16,23 @@ import time
 from typing import Any
 
 import zmq
-
-from shared import protocol as P
-from shared.child_settings import WorkerSettings
-from shared.errors import (
+from ovserve.shared import protocol as P
+from ovserve.shared.child_settings import WorkerSettings
+from ovserve.shared.errors import (
     DEADLINE_EXCEEDED,
     INTERNAL_ERROR,
     MODEL_VERSION_NOT_LOADED_ANYMORE,
     NAME_OF,
     OV_INTERNAL_INFERENCE_ERROR,
 )
-from shared.lifetime import die_with_parent
-from shared.messages import CANCELLED, InferRequest, InferResult
-from shared.shm import Segment
-from workers.batcher import Job, Stats, group, merged_inputs, split_outputs
-from workers.connections import FrontConnections
-from workers.loader import Loader, LoadOrder
-from workers.metrics import WorkerMetrics
-from workers.tensors import input_array, result_message
+from ovserve.shared.lifetime import die_with_parent
+from ovserve.shared.messages import CANCELLED, InferRequest, InferResult
+from ovserve.shared.shm import Segment
+from ovserve.workers.batcher import Job, Stats, group, merged_inputs, split_outputs
+from ovserve.workers.connections import FrontConnections
+from ovserve.workers.loader import Loader, LoadOrder
+from ovserve.workers.metrics import WorkerMetrics
+from ovserve.workers.tensors import input_array, result_message
 
 log = logging.getLogger("ovserve.worker")
 REPLY_FLUSH_S = 0.002  # replies wait at most this long for others to share a message
@@ -42,7 +41,7 @@ RETIRE_GRACE_S = 0.5  # an unloaded instance keeps serving requests already on t
 
 class Worker:
     def __init__(self, settings: WorkerSettings, generation: int) -> None:
-        from workers import model_host  # imports openvino: only ever inside a worker
+        from ovserve.workers import model_host  # imports openvino: only ever inside a worker
 
         self.host = model_host
         index, run_dir = settings.index, settings.run_dir

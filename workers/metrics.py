@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import metrics_layout as L
-from shared.metrics_cells import MetricCells, cells_path, observe
+from ovserve.shared import metrics_layout as L
+from ovserve.shared.metrics_cells import MetricCells, cells_path, observe
 
 _BLOCK, _ACTIVE, _INFERENCE, _WAIT, _INFERENCES, _INFERRED = (
     L.BLOCK,

@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import openvino as ov
-
-from shared.model_config import ALL_INPUTS
-from shared.repository import find_model_file
-from shared.signature import Signature, TensorSpec
+from ovserve.shared.model_config import ALL_INPUTS
+from ovserve.shared.repository import find_model_file
+from ovserve.shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.worker")
 COPY_BELOW = 64 * 1024

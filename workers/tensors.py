@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from shared import strings
-from shared.messages import INLINE, InferResult, TensorDesc
-from shared.shm import Segment, aligned
-from workers.batcher import Job
+from ovserve.shared import strings
+from ovserve.shared.messages import INLINE, InferResult, TensorDesc
+from ovserve.shared.shm import Segment, aligned
+from ovserve.workers.batcher import Job
 
 
 def input_array(arena: Segment, t: TensorDesc, inputs_end: int) -> np.ndarray:

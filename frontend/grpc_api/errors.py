@@ -10,11 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-
-from frontend.dataplane import DataPlane
-from frontend.metrics import series
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.metrics import series
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 log = logging.getLogger("ovserve.front")
 R = TypeVar("R")

@@ -8,18 +8,24 @@ from typing import Any
 
 import grpc
 import numpy as np
-
-from frontend.dataplane import DataPlane
-from frontend.grpc_api.errors import answers_errors, counted
-from frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
-from frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from frontend.kserve_model import described, infer_target, is_ready, precheck, raw_contents, versions_listed
-from frontend.kserve_rest.request import length_prefixed
-from frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
-from frontend.validation import KSERVE, Declared
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import KSERVE_NUMPY, Signature, dim_metadata, kserve_datatype, kserve_of_numpy, ovms_precision
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.grpc_api.errors import answers_errors, counted
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
+from ovserve.frontend.kserve_model import described, infer_target, is_ready, precheck, raw_contents, versions_listed
+from ovserve.frontend.kserve_rest.request import length_prefixed
+from ovserve.frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
+from ovserve.frontend.validation import KSERVE, Declared
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import (
+    KSERVE_NUMPY,
+    Signature,
+    dim_metadata,
+    kserve_datatype,
+    kserve_of_numpy,
+    ovms_precision,
+)
 
 # the typed contents field that carries each numpy kind/size (FP16 has none: raw only)
 _CONTENTS_FIELD = {

@@ -14,16 +14,23 @@ from typing import Any
 
 import grpc
 import numpy as np
-
-from frontend.dataplane import DataPlane
-from frontend.grpc_api.errors import answers_errors, counted
-from frontend.grpc_api.proto import tf_serving_pb2 as pb
-from frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
-from frontend.grpc_api.proto import tf_tensor_pb2 as tf
-from frontend.validation import Declared
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import TF_NUMPY, Signature, TensorSpec, dim_metadata, ovms_precision, tf_dtype, tf_of_numpy
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.grpc_api.errors import answers_errors, counted
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as pb
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
+from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
+from ovserve.frontend.validation import Declared
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import (
+    TF_NUMPY,
+    Signature,
+    TensorSpec,
+    dim_metadata,
+    ovms_precision,
+    tf_dtype,
+    tf_of_numpy,
+)
 
 log = logging.getLogger("ovserve.front")
 SIGNATURE_DEF_MAP_URL = "type.googleapis.com/tensorflow.serving.SignatureDefMap"

@@ -3,15 +3,15 @@ infer (JSON and the binary extension), with OVMS's codes and texts (ovms.md 3, w
 
 from __future__ import annotations
 
-from frontend.dataplane import DataPlane
-from frontend.http_reply import Endpoint, Headers, Reply
-from frontend.kserve_model import described, infer_target, precheck, versions_listed
-from frontend.kserve_rest import response
-from frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
-from frontend.routing import Route
-from frontend.validation import KSERVE
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.http_reply import Endpoint, Headers, Reply
+from ovserve.frontend.kserve_model import described, infer_target, precheck, versions_listed
+from ovserve.frontend.kserve_rest import response
+from ovserve.frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
+from ovserve.frontend.routing import Route
+from ovserve.frontend.validation import KSERVE
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 _HEADER_LENGTH = HEADER_LENGTH.encode()
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from frontend.http_reply import Headers
-from frontend.json_body import load_json, scan
-from frontend.validation import Declared
-from shared import errors as E
-from shared.errors import OvmsError
-from shared.signature import KSERVE_NUMPY
+from ovserve.frontend.http_reply import Headers
+from ovserve.frontend.json_body import load_json, scan
+from ovserve.frontend.validation import Declared
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
+from ovserve.shared.signature import KSERVE_NUMPY
 
 HEADER_LENGTH = "inference-header-content-length"
 INT32_MAX = 2**31 - 1

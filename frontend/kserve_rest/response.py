@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
-
-from frontend.kserve_model import raw_contents
-from shared.signature import Signature, TensorSpec, dim_metadata, kserve_datatype, kserve_of_numpy
+from ovserve.frontend.kserve_model import raw_contents
+from ovserve.shared.signature import Signature, TensorSpec, dim_metadata, kserve_datatype, kserve_of_numpy
 
 SERVER_NAME = "OpenVINO Model Server"
 SERVER_VERSION = "2026.2.0"  # the OVMS release whose API ovserve serves

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import simdjson
-
-from shared.signature import TensorSpec
+from ovserve.shared.signature import TensorSpec
 
 log = logging.getLogger("ovserve.front")
 MIN_BODY_BYTES = 32 * 1024  # below this orjson is as fast

@@ -3,12 +3,12 @@ config endpoints, with OVMS's byte-exact bodies."""
 
 from __future__ import annotations
 
-from frontend.dataplane import DataPlane
-from frontend.http_reply import Endpoint, Headers, Reply
-from frontend.routing import Route
-from frontend.tfs_rest import layouts
-from frontend.tfs_rest.request import parse_predict
-from frontend.tfs_rest.response import encode_predict
+from ovserve.frontend.dataplane import DataPlane
+from ovserve.frontend.http_reply import Endpoint, Headers, Reply
+from ovserve.frontend.routing import Route
+from ovserve.frontend.tfs_rest import layouts
+from ovserve.frontend.tfs_rest.request import parse_predict
+from ovserve.frontend.tfs_rest.response import encode_predict
 
 
 class TfsRest:

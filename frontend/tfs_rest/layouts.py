@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
-from frontend.table import VersionStatus
-from shared.signature import Signature, TensorSpec, dim_metadata, tf_dtype
+from ovserve.frontend.table import VersionStatus
+from ovserve.shared.signature import Signature, TensorSpec, dim_metadata, tf_dtype
 
 
 def proto_json(value: Any, level: int = 0) -> str:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from frontend.json_body import MAX_DEPTH, Scan, load_json, scan
-from frontend.tfs_rest import fast_decode
-from shared import errors as E
-from shared.errors import OvmsError, Status
-from shared.signature import TensorSpec
+from ovserve.frontend.json_body import MAX_DEPTH, Scan, load_json, scan
+from ovserve.frontend.tfs_rest import fast_decode
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError, Status
+from ovserve.shared.signature import TensorSpec
 
 _UNTYPED_INT = np.dtype(np.int32)  # dtype guessed for inputs the model does not have
 _UNTYPED_FLOAT = np.dtype(np.float32)

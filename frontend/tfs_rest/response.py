@@ -11,11 +11,10 @@ import base64
 
 import numpy as np
 import orjson
-
-from frontend.json_nesting import nested
-from frontend.json_numbers import tokens
-from shared import errors as E
-from shared.errors import OvmsError
+from ovserve.frontend.json_nesting import nested
+from ovserve.frontend.json_numbers import tokens
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 
 def _key(name: str) -> bytes:

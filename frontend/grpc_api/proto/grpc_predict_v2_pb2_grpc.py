@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from frontend.grpc_api.proto import grpc_predict_v2_pb2 as frontend_dot_grpc__api_dot_proto_dot_grpc__predict__v2__pb2
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as frontend_dot_grpc__api_dot_proto_dot_grpc__predict__v2__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
