@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from ovserve.frontend import images
-from ovserve.frontend.validation import Dialect
+from ovserve.frontend.validation import Dialect, shapes_detail
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
-from ovserve.shared.signature import TensorSpec, dim_matches, shape_text
+from ovserve.shared.signature import TensorSpec, dim_matches
 
 DECODE_THREADS = 2
 MAX_2D_STRING_BYTES = 1 << 30  # OVMS's limit on the padded matrix
@@ -69,8 +69,7 @@ class BinaryInputs:
             if array.dtype == object and spec.element_type != "string":  # strings travel as they are
                 array = await self._tensor(spec, [bytes(i) for i in array.tolist()], dialect)
                 if any(not dim_matches(d, n) for d, n in zip(spec.dims, array.shape, strict=True)):
-                    detail = f"Expected: {shape_text(list(spec.dims))}; Actual: {shape_text(array.shape, actual=True)}"
-                    raise OvmsError(E.INVALID_SHAPE, f"{detail}; input name: {spec.name}")
+                    raise OvmsError(E.INVALID_SHAPE, shapes_detail(spec, array.shape))
             out.append((spec, array))
         return out
 

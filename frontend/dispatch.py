@@ -16,18 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from ovserve.frontend import arena_tensors
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared import errors as E
 from ovserve.shared import protocol as P
-from ovserve.shared import strings
 from ovserve.shared.errors import OvmsError
-from ovserve.shared.messages import CANCELLED, INLINE, LIVE, Attach, InferRequest, InferResult, TensorDesc
+from ovserve.shared.messages import CANCELLED, LIVE, Attach, InferRequest, InferResult
 from ovserve.shared.shm import ALIGN, Allocator, Segment, aligned
-from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.signature import TensorSpec
 from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.front")
-MIN_OUTPUT_RESERVE = 64 * 1024
 MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fail fast
 RECONNECT_S = 0.1
 
@@ -222,41 +221,23 @@ class Dispatcher:
             raise OvmsError(E.WORKER_UNAVAILABLE)
         return best
 
-    @staticmethod
-    def _output_reserve(signature: Signature, batch: int, input_bytes: int) -> int:
-        total = 0
-        for spec in signature.outputs:
-            n = spec.static_nbytes(batch)
-            if n is None:
-                return max(MIN_OUTPUT_RESERVE, 4 * input_bytes, total)
-            total += aligned(n)
-        return total
-
     async def infer(
         self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
     ) -> list[tuple[str, np.ndarray]]:
         signature = entry.signature
         assert signature is not None
         worker = self._pick(entry.workers)
-        in_bytes = sum(aligned(_nbytes(a)) for _, a in inputs)
+        sizes = arena_tensors.measure(inputs)
+        in_bytes = sum(aligned(n) for n, _ in sizes)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
-        out_bytes = self._output_reserve(signature, batch, in_bytes)
+        out_bytes = arena_tensors.output_reserve(signature, batch, in_bytes)
         if ALIGN + in_bytes + out_bytes > self.alloc.size:
             raise OvmsError(E.TENSORS_TOO_LARGE)
         block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)
         self.arena.buffer[block] = LIVE  # the block's first byte: cancelled or not
-        descs = []
-        cursor = block + ALIGN
-        for spec, array in inputs:
-            if array.dtype == object:  # a string tensor (shared.strings)
-                written = strings.pack_into(array.reshape(-1).tolist(), self.arena.buffer, cursor)
-            else:
-                np.copyto(self.arena.view(cursor, array.dtype, array.shape), array)
-                written = array.nbytes
-            descs.append(TensorDesc(spec.name, cursor, array.dtype.str, list(array.shape)))
-            cursor += aligned(written)
+        descs, cursor = arena_tensors.write_inputs(self.arena, block + ALIGN, inputs, sizes)
         self.next_id += 1
         rid = self.next_id
         now = time.time()
@@ -285,40 +266,11 @@ class Dispatcher:
         finally:
             timer.cancel()
         try:
-            return self._outputs(reply, block + ALIGN + in_bytes + out_bytes)
+            return arena_tensors.read_outputs(self.arena, reply, block + ALIGN + in_bytes + out_bytes)
         finally:
             self.alloc.release(block)
-
-    def _outputs(self, result: InferResult, block_end: int) -> list[tuple[str, np.ndarray]]:
-        if result.outputs is None:
-            raise OvmsError(E.BY_NAME.get(result.error, E.INTERNAL_ERROR), result.details)
-        outputs = []
-        try:
-            for t in result.outputs:
-                if t.dtype == strings.STRING_DTYPE:
-                    if t.offset == INLINE and t.data is not None:
-                        items = strings.unpack(t.data)
-                    else:
-                        items = strings.unpack(self.arena.buffer, t.offset, block_end - t.offset)
-                    array = np.empty(len(items), dtype=object)
-                    array[:] = items
-                    array = array.reshape(t.shape)
-                elif t.offset == INLINE and t.data is not None:
-                    array = np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
-                else:
-                    array = self.arena.view(t.offset, t.dtype, t.shape).copy()
-                outputs.append((t.name, array))
-        except (ValueError, TypeError) as exc:  # a result that does not describe its tensors
-            log.error("malformed result tensors: %s", exc)
-            raise OvmsError(E.INTERNAL_ERROR) from None
-        return outputs
 
     def close(self) -> None:
         self.wanted = {}
         for index in list(self.links):
             self._drop_worker(index)
-
-
-def _nbytes(array: np.ndarray) -> int:
-    """Bytes the tensor takes in the arena (a string tensor in ``shared.strings``'s format)."""
-    return strings.packed_size(array.reshape(-1).tolist()) if array.dtype == object else array.nbytes

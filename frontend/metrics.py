@@ -25,6 +25,11 @@ _TIME = tuple(L.REQUEST_TIME[s.interface] if s.method in L.INFER_METHODS else -1
 _COUNTS_FAIL = tuple(s.method != "GetModelStatus" for s in L.REQUEST_SERIES)
 
 
+def _slot_count(table: RoutingTable) -> int:
+    """Slots the table's versions use (they are numbered from 0)."""
+    return 1 + max((e.slot for versions in table.models.values() for e in versions.values()), default=-1)
+
+
 def series(api: str, method: str, interface: str) -> int:
     return L.SERIES_INDEX[(api, method, interface)]
 
@@ -39,8 +44,7 @@ class FrontMetrics:
 
     def on_table(self, table: RoutingTable) -> None:
         if self.cells is not None:
-            slots = [e.slot for versions in table.models.values() for e in versions.values()]
-            self.cells.ensure(max(slots, default=0))
+            self.cells.ensure(max(_slot_count(table) - 1, 0))
 
     def request_done(self, table: RoutingTable, name: str, version: int, index: int, ok: bool, started: float) -> None:
         """Count one answered request of series ``index``; ``started``: its ``perf_counter``.
@@ -67,8 +71,7 @@ class FrontMetrics:
             if self.cells is None:  # OVMS: the disabled endpoint is an unknown URL, sent as text
                 return Reply(E.REST_INVALID_URL.http, error_body(E.REST_INVALID_URL.message), content_type=TEXT)
             current = table()
-            slots = 1 + max((e.slot for vs in current.models.values() for e in vs.values()), default=-1)
-            values = totals(cell_files(self.supervisor_pid), slots)
+            values = totals(cell_files(self.supervisor_pid), _slot_count(current))
             return Reply(200, render(current, values, self.families), content_type=TEXT)
 
         return metrics

@@ -42,13 +42,10 @@ class RestApi:
     async def handle(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
         self.dataplane.active += 1
         started = time.perf_counter()
-        try:
-            r = route(method, path)
-        except OvmsError as exc:
-            self.dataplane.active -= 1
-            return Reply(exc.http, error_body(exc.message))
+        r: Route | None = None
         ok = False
         try:
+            r = route(method, path)
             reply = await self.endpoints[r.kind](r, headers, body)
             ok = True
             return reply
@@ -56,9 +53,9 @@ class RestApi:
             return Reply(exc.http, error_body(exc.message))
         finally:
             self.dataplane.active -= 1
-            counted = COUNTED.get(r.kind)
-            if counted is not None:
-                self.dataplane.metrics.request_done(self.dataplane.table, r.model, r.version, counted, ok, started)
+            if r is not None and r.kind in COUNTED:
+                dp = self.dataplane
+                dp.metrics.request_done(dp.table, r.model, r.version, COUNTED[r.kind], ok, started)
 
 
 async def _options(route: Route, headers: Headers, body: bytes) -> Reply:

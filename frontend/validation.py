@@ -45,7 +45,7 @@ class Declared:
     raw_bytes: int | None = None  # binary data: its size in bytes
 
 
-def _shapes(spec: TensorSpec, shape: tuple[int, ...]) -> str:
+def shapes_detail(spec: TensorSpec, shape: tuple[int, ...]) -> str:
     return f"Expected: {shape_text(list(spec.dims))}; Actual: {shape_text(shape, actual=True)}; input name: {spec.name}"
 
 
@@ -75,21 +75,23 @@ def validate(
             actual = dialect.precision_name(array.dtype)
             expected_p = ovms_precision(spec.element_type)
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
-        shape = stated.shape if stated is not None else array.shape
-        if len(shape) != len(spec.dims):
-            raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
-        if shape and not dim_matches(spec.dims[0], shape[0]):
-            raise OvmsError(
-                E.INVALID_BATCH_SIZE, f"Expected: {dim_text(spec.dims[0])}; Actual: {shape[0]}; input name: {name}"
-            )
-        for dim, value in zip(spec.dims[1:], shape[1:], strict=False):
-            if not dim_matches(dim, value):
-                raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
+        _check_shape(spec, stated.shape if stated is not None else array.shape)
         if stated is not None:
             out[name] = _with_shape(array, stated, name)
     if not out:
         return [(spec, inputs[spec.name]) for spec in signature.inputs]
     return [(spec, out.get(spec.name, inputs[spec.name])) for spec in signature.inputs]
+
+
+def _check_shape(spec: TensorSpec, shape: tuple[int, ...]) -> None:
+    """Rank, batch (dim 0), then the other dims, with OVMS's texts."""
+    if len(shape) != len(spec.dims):
+        raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, shapes_detail(spec, shape))
+    if shape and not dim_matches(spec.dims[0], shape[0]):
+        detail = f"Expected: {dim_text(spec.dims[0])}; Actual: {shape[0]}; input name: {spec.name}"
+        raise OvmsError(E.INVALID_BATCH_SIZE, detail)
+    if any(not dim_matches(d, v) for d, v in zip(spec.dims[1:], shape[1:], strict=False)):
+        raise OvmsError(E.INVALID_SHAPE, shapes_detail(spec, shape))
 
 
 def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
@@ -113,13 +115,7 @@ def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialec
     shape = stated.shape if stated is not None else items.shape
     name = spec.name
     if spec.element_type == "string":
-        if len(shape) != len(spec.dims):
-            raise OvmsError(E.INVALID_NO_OF_SHAPE_DIMENSIONS, _shapes(spec, shape))
-        if shape and not dim_matches(spec.dims[0], shape[0]):
-            detail = f"Expected: {dim_text(spec.dims[0])}; Actual: {shape[0]}; input name: {name}"
-            raise OvmsError(E.INVALID_BATCH_SIZE, detail)
-        if any(not dim_matches(d, v) for d, v in zip(spec.dims[1:], shape[1:], strict=False)):
-            raise OvmsError(E.INVALID_SHAPE, _shapes(spec, shape))
+        _check_shape(spec, shape)
         count = math.prod(shape)
         if items.size != count:
             detail = f"Expected: {count} values; Actual: {items.size} values; input name: {name}"

@@ -43,6 +43,23 @@ def busy_address(host_list: str, port: int) -> str | None:
     return None
 
 
+def open_ports(s: Settings) -> list[socket.socket] | None:
+    """The REST listening sockets, with the gRPC port checked free; None (logged) when either
+    cannot be had: the start fails."""
+    try:
+        listeners = bind_listeners(s.rest_bind_address, s.rest_port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", s.rest_bind_address, s.rest_port, exc)
+        return None
+    busy = s.grpc_port and busy_address(s.grpc_bind_address, s.grpc_port)
+    if busy:
+        log.error("Failed to start gRPC server at %s - port is busy", busy)
+        for sock in listeners:
+            sock.close()
+        return None
+    return listeners
+
+
 def announce(s: Settings) -> None:
     """The log lines that say where the server answers (the README's quick start reads the URL)."""
     host = s.rest_bind_address.split(",")[0]

@@ -13,7 +13,10 @@ import itertools
 import logging
 from typing import Any
 
+from ovserve.metric_slots import MetricSlots
+from ovserve.placement import place
 from ovserve.records import Instance, ModelRecord, VersionRecord
+from ovserve.repository_watch import RepositoryWatch
 from ovserve.shared.model_config import ModelConfig
 from ovserve.shared.repository import RepositoryError, list_versions
 from ovserve.shared.states import ErrorCode, State
@@ -34,36 +37,8 @@ class Registry:
         self.ready = False  # the initial loading has finished (KServe's server ready)
         self.load_log: list[int] = []  # every instance whose load was ordered, in order
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
-        self._slots: dict[tuple[str, int], int] = {}  # metrics block of each version, never reused
-        self.path_problems: dict[str, str] = {}  # model -> why its versions cannot be listed (or none found)
-        self.path_news: list[tuple[str, str, bool]] = []  # (model, problem or "", is an error): to log once
-
-    def slot(self, name: str, version: int) -> int:
-        """The version's metrics slot: fixed for the server's life, so that a reload or a
-        respawn never resets what was counted for a version that stays."""
-        key = (name, version)
-        found = self._slots.get(key)
-        if found is None:
-            found = self._slots[key] = len(self._slots)
-        return found
-
-    # ---- placement --------------------------------------------------------------------------
-    def placement(self, config: ModelConfig) -> list[int]:
-        """Workers that host ``config``'s versions. Every worker is a CPU worker (OpenVINO sees
-        only the CPU here), so the device does not narrow the choice; with ``replicas`` N a
-        model goes to the N workers hosting the fewest models, and stays there."""
-        record = self.models.get(config.name)
-        if record is None or not self.replicas or self.replicas >= len(self.all_workers):
-            return list(self.all_workers)
-        if not record.workers:
-            load = {w: 0 for w in self.all_workers}
-            for other in self.models.values():
-                if not other.removed:
-                    for w in other.workers:
-                        load[w] += 1
-            record.workers = sorted(self.all_workers, key=lambda w: (load[w], w))[: self.replicas]
-            log.info("model %s placed on workers %s", config.name, record.workers)
-        return list(record.workers)
+        self.slots = MetricSlots()
+        self.watch = RepositoryWatch()
 
     # ---- desired state ----------------------------------------------------------------------
     def set_models(self, configs: list[ModelConfig], keep: set[str] | frozenset[str] = frozenset()) -> list[Order]:
@@ -111,7 +86,7 @@ class Registry:
             except RepositoryError as exc:
                 failed.append(name)
                 found, problem = {}, str(exc)
-            self._note_path_problem(name, problem, error=name in failed)
+            self.watch.note(name, problem, error=name in failed)
             wanted = set(record.config.version_policy.select(list(found)))
             record.wanted, record.found = wanted, found
             for number in sorted(wanted):
@@ -124,33 +99,6 @@ class Registry:
             orders += retired
             changed = changed or bool(retired)
         return orders, changed, failed
-
-    def _note_path_problem(self, name: str, problem: str, error: bool) -> None:
-        """Keep a model's repository problem; news of it (appeared, changed, gone) is logged
-        once by the supervisor, not at every poll."""
-        if self.path_problems.get(name, "") == problem:
-            return
-        if problem:
-            self.path_problems[name] = problem
-        else:
-            self.path_problems.pop(name, None)
-        self.path_news.append((name, problem, error))
-
-    def startup_problem(self, name: str) -> str | None:
-        """Why ``name`` has no AVAILABLE version after its first loads (single-model mode stops
-        on it, as OVMS does), or None."""
-        record = self.models.get(name)
-        if record is None:
-            return None
-        if any(v.state == State.AVAILABLE for v in record.versions.values()):
-            return None
-        if name in self.path_problems:
-            return self.path_problems[name]
-        for number, v in sorted(record.versions.items(), reverse=True):
-            failures = v.current.failures if v.current is not None else {}
-            if failures:
-                return f"version {number} failed to load: {next(iter(failures.values()))}"
-        return "no version could be loaded"
 
     def _retire_superseded(self, name: str, record: ModelRecord) -> list[Order]:
         """Retire what the policy or the disk no longer wants, but keep serving until a wanted
@@ -179,7 +127,11 @@ class Registry:
         inst = Instance(next(_incs), path, record.config.load_options())
         self._owners[inst.inc] = (name, v, inst)
         self.load_log.append(inst.inc)
-        targets = [w for w in self.placement(record.config) if w in self.workers_alive]
+        targets = [
+            w
+            for w in place(self.models, record.config.name, self.all_workers, self.replicas)
+            if w in self.workers_alive
+        ]
         inst.pending_on = set(targets)
         self.generation += 1
         return inst, [("load", w, self._load_message(name, v.version, inst)) for w in targets]
@@ -204,7 +156,7 @@ class Registry:
             "inc": inst.inc,
             "path": inst.path,
             "options": inst.options,
-            "slot": self.slot(name, version),
+            "slot": self.slots.of(name, version),
         }
 
     def _unload(self, name: str, v: VersionRecord, inst: Instance) -> list[Order]:
@@ -300,7 +252,7 @@ class Registry:
         self.workers_alive[worker] = generation
         orders: list[Order] = []
         for name, record in self.models.items():
-            if record.removed or worker not in self.placement(record.config):
+            if record.removed or worker not in place(self.models, record.config.name, self.all_workers, self.replicas):
                 continue
             for v in record.versions.values():
                 if v.state not in (State.AVAILABLE, State.LOADING):
@@ -357,7 +309,7 @@ class Registry:
                         cur.signature if cur else None,
                         sorted(cur.loaded_on) if cur else [],
                         cur.inc if cur else 0,
-                        self.slot(name, v.version),
+                        self.slots.of(name, v.version),
                     ]
                 )
             models[name] = rows

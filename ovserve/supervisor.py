@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 
 from ovserve.config_source import ConfigSource
-from ovserve.listeners import announce, bind_listeners, busy_address
+from ovserve.listeners import announce, open_ports
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
 from ovserve.reload_ticket import ReloadTicket
@@ -172,23 +172,12 @@ class Supervisor:
             if ticket.error is not None and not ticket.config_changed:
                 return ticket  # unreadable or invalid file: nothing was applied
         orders, changed, failed = self.registry.rescan()
-        self._log_path_news()
         self._send_orders(orders)
         ticket.changed = ticket.changed or changed
         if failed and ticket.error is None:
             ticket.error = E.Status(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED.message)
         ticket.started = self.registry.load_log[first_load:]
         return ticket
-
-    def _log_path_news(self) -> None:
-        news, self.registry.path_news = self.registry.path_news, []
-        if not self.serving and self.settings.config_path is None:
-            return  # single-model start: _load_models reports the one problem that stops it
-        for name, problem, error in news:
-            if not problem:
-                log.info("model %s: versions found again in its path", name)
-            else:
-                (log.error if error else log.warning)("model %s: %s", name, problem)
 
     def _reload_config(self, ticket: ReloadTicket) -> None:
         read = self.config.read()
@@ -208,14 +197,8 @@ class Supervisor:
             log.info("removed leftovers of dead supervisors: %s", ", ".join(removed))
         if not fit_arenas(self.settings):
             return 1
-        try:
-            listeners = bind_listeners(self.settings.rest_bind_address, self.settings.rest_port)
-        except OSError as exc:
-            log.error("cannot listen on %s:%d: %s", self.settings.rest_bind_address, self.settings.rest_port, exc)
-            return 1
-        busy = self.settings.grpc_port and busy_address(self.settings.grpc_bind_address, self.settings.grpc_port)
-        if busy:
-            log.error("Failed to start gRPC server at %s - port is busy", busy)
+        listeners = open_ports(self.settings)
+        if listeners is None:
             return 1
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.ctx = zmq.Context()
@@ -225,6 +208,7 @@ class Supervisor:
         self._install_signals()
         try:
             if self.settings.config_path is None:
+                self.registry.watch.quiet = True  # until serving: _load_models reports what stops the start
                 self.registry.set_models(self.settings.models)
             self._make_children(listeners)
             self.listeners = listeners  # kept (never accepted on) so that a respawned front inherits them
@@ -240,6 +224,7 @@ class Supervisor:
             self.registry.mark_ready()
             self._publish()
             self.serving = True
+            self.registry.watch.quiet = False
             self.notify.ready()
             announce(self.settings)
             self._loop()
@@ -287,7 +272,7 @@ class Supervisor:
             self._publish()
         if self.settings.config_path is None:  # single-model mode: a model that cannot serve stops the start
             for model in self.settings.models:
-                problem = self.registry.startup_problem(model.name)
+                problem = self.registry.watch.startup_problem(model.name, self.registry.models.get(model.name))
                 if problem is not None:
                     log.error("cannot start: model %s cannot be served: %s", model.name, problem)
                     return False

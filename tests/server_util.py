@@ -21,6 +21,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_ok(
+    url: str, timeout: float, body: object = None, proc: subprocess.Popen | None = None, log_path: str = ""
+) -> requests.Response:
+    """The first 200 answer of ``url`` (GET, or POST of ``body`` as JSON), polled until
+    ``timeout``; fails early when ``proc`` (the server being waited for) has exited, quoting
+    its log."""
+    deadline = time.monotonic() + timeout
+
+    def log() -> str:
+        return open(log_path, errors="replace").read() if log_path else ""
+
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log()}")
+        try:
+            r = requests.get(url, timeout=5) if body is None else requests.post(url, json=body, timeout=5)
+            if r.status_code == 200:
+                return r
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 in {timeout}s:\n{log()}")
+        time.sleep(0.1)
+
+
 class Server:
     def __init__(
         self,
@@ -49,17 +74,10 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.read_log()}")
-            try:
-                if requests.get(self.url + "/v2/health/ready", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready in {timeout}s:\n{self.read_log()}")
+        try:
+            wait_ok(self.url + "/v2/health/ready", timeout, proc=self.proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{self.read_log()}") from None
 
     def read_log(self) -> str:
         if not self.log.closed:

@@ -5,8 +5,6 @@ requests; a rolling config change across both loses nothing."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -18,7 +16,8 @@ import pytest
 import requests
 
 from tests import modelgen
-from tests.server_util import ROOT, Server, free_port
+from tests.debian_tools import debian_tool
+from tests.server_util import ROOT, Server, free_port, wait_ok
 
 CLIENTS = 8
 BODY = {"instances": [[1.0] * 10]}
@@ -26,15 +25,7 @@ BODY = {"instances": [[1.0] * 10]}
 
 @pytest.fixture(scope="module")
 def haproxy_bin() -> str:
-    """Debian's haproxy, installed with apt when missing (as .ci/run does)."""
-    if shutil.which("haproxy") is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "haproxy"], env=env, timeout=900)
-    path = shutil.which("haproxy") or (os.path.exists("/usr/sbin/haproxy") and "/usr/sbin/haproxy")
-    if not path:
-        pytest.skip("Debian's haproxy is not installed and cannot be installed here (needs root and apt)")
-    return str(path)
+    return debian_tool("haproxy", "haproxy")
 
 
 class Load:
@@ -95,15 +86,7 @@ def cluster(haproxy_bin: str, tmp_path: Path) -> Iterator[tuple[str, list[Server
         for s in servers:
             s.wait_ready()
         url = f"http://127.0.0.1:{front}/v1/models/dummy:predict"
-        deadline = time.monotonic() + 30
-        while True:  # both replicas up in haproxy's eyes (rise 2 x 500 ms)
-            try:
-                if requests.post(url, json=BODY, timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_ok(url, 30, BODY)  # both replicas up in haproxy's eyes (rise 2 x 500 ms)
         time.sleep(1.5)
         yield url, servers, models
     finally:

@@ -8,12 +8,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
-import requests
 
-from tests.server_util import ROOT, free_port
+from tests.server_util import ROOT, free_port, wait_ok
 
 TAG = "localhost/ovserve-test:latest"
 pytestmark = pytest.mark.skipif(
@@ -54,18 +52,8 @@ def test_image_builds_and_serves() -> None:
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                try:
-                    body = {"instances": [[1.0] * 10]}
-                    r = requests.post(f"http://127.0.0.1:{port}/v1/models/dummy:predict", json=body, timeout=5)
-                    if r.status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline
-                time.sleep(0.5)
+            url = f"http://127.0.0.1:{port}/v1/models/dummy:predict"
+            r = wait_ok(url, 120, {"instances": [[1.0] * 10]}, proc)
             assert r.json() == {"predictions": [[2.0] * 10]}
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -4,8 +4,6 @@ worker, kept through process restarts and reloads, and scraped by a real Prometh
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +20,7 @@ from ovserve.shared import metrics_layout as L
 from ovserve.shared.metrics_cells import cells_path, totals
 
 from tests import modelgen
+from tests.debian_tools import debian_tool
 from tests.metrics_util import Sample, parse, requests_of, scrape, value
 from tests.server_util import Server, free_port
 
@@ -233,20 +232,7 @@ def test_metrics_off_answers_as_ovms(single_server: Server) -> None:
 # ---- a real Prometheus ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def prometheus_bin() -> str:
-    """Debian's prometheus, installed with apt when missing (as .ci/run does)."""
-    if shutil.which("prometheus") is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-            env=env,
-            check=False,
-            timeout=900,
-        )
-    path = shutil.which("prometheus")
-    if path is None:
-        pytest.skip("Debian's prometheus is not installed and cannot be installed here (needs root and apt)")
-    return path
+    return debian_tool("prometheus", "prometheus")
 
 
 def dashboard_queries() -> list[str]:

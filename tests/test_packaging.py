@@ -7,19 +7,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
-import requests
-
-from tests.server_util import ROOT, free_port
+from tests.server_util import ROOT, free_port, wait_ok
 
 
 def test_wheel_installs_one_namespace_and_serves(tmp_path: Path) -> None:
     dist, source = tmp_path / "dist", tmp_path / "source"
-    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    for name in tracked.split():  # the files a clean clone has (no stale build/ folder)
+    listed = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
+    tracked = subprocess.run(listed, capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    for name in tracked.split():  # the checkout's files, not what it ignores (no stale build/ folder)
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(ROOT) / name, source / name)
     build = subprocess.run(
@@ -47,17 +45,8 @@ def test_wheel_installs_one_namespace_and_serves(tmp_path: Path) -> None:
     with open(tmp_path / "log", "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)  # not the checkout
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "log").read_text()
-            try:
-                r = requests.post(f"http://127.0.0.1:{port}/v1/models/dummy:predict", json={"instances": [[1.0] * 10]})
-                if r.status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "log").read_text()
-            time.sleep(0.3)
+        url = f"http://127.0.0.1:{port}/v1/models/dummy:predict"
+        r = wait_ok(url, 90, {"instances": [[1.0] * 10]}, proc, str(tmp_path / "log"))
         assert r.json() == {"predictions": [[2.0] * 10]}
         where = subprocess.run(
             [str(venv / "bin" / "python"), "-c", "import ovserve.shared.errors as e; print(e.__file__)"],

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests import modelgen
-from tests.server_util import ROOT, Server, free_port
+from tests.server_util import ROOT, Server, free_port, wait_ok
 
 
 def start(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -75,15 +75,7 @@ def test_a_process_group_sigterm_is_a_clean_stop(repo: str, tmp_path: Path) -> N
     with open(tmp_path / "log", "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_ok(f"http://127.0.0.1:{port}/v2/health/ready", 60, proc=proc)
         os.killpg(proc.pid, signal.SIGTERM)  # what a terminal's Ctrl-C or `kill -- -PGID` does
         assert proc.wait(30) == 0
     finally:

@@ -81,25 +81,23 @@ def _apply_layout(model: ov.Model, layouts: dict[str, str]) -> ov.Model:
     for port in model.inputs:
         text = next((layouts[n] for n in port.get_names() if n in layouts), None)
         if text is None and ALL_INPUTS in layouts:
-            candidate = layouts[ALL_INPUTS]
-            served = candidate.partition(":")[0]
+            served = layouts[ALL_INPUTS].partition(":")[0]
             if "..." in served or len(served) == port.get_partial_shape().rank.get_length():
-                text = candidate
+                text = layouts[ALL_INPUTS]
         if text is not None:
-            served, _, native = text.partition(":")
-            info = ppp.input(port.get_any_name())
-            info.model().set_layout(ov.Layout(native or served))
-            if native:
-                info.tensor().set_layout(ov.Layout(served))
+            _set_layout(ppp.input(port.get_any_name()), text)
     for port in model.outputs:
         text = next((layouts[n] for n in port.get_names() if n in layouts and n not in names), None)
         if text is not None:
-            served, _, native = text.partition(":")
-            info = ppp.output(port.get_any_name())
-            info.model().set_layout(ov.Layout(native or served))
-            if native:
-                info.tensor().set_layout(ov.Layout(served))
+            _set_layout(ppp.output(port.get_any_name()), text)
     return ppp.build()
+
+
+def _set_layout(info: ov.preprocess.InputInfo | ov.preprocess.OutputInfo, text: str) -> None:
+    served, _, native = text.partition(":")
+    info.model().set_layout(ov.Layout(native or served))
+    if native:
+        info.tensor().set_layout(ov.Layout(served))
 
 
 def compile_config(options: dict[str, Any], cpus: int) -> dict[str, str]:
