@@ -236,6 +236,9 @@ class Dispatcher:
         block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)
+        if not self.arena.commit(block + ALIGN + in_bytes + out_bytes):
+            self.alloc.release(block)
+            raise OvmsError(E.SHARED_MEMORY_FULL)
         self.arena.buffer[block] = LIVE  # the block's first byte: cancelled or not
         descs, cursor = arena_tensors.write_inputs(self.arena, block + ALIGN, inputs, sizes)
         self.next_id += 1

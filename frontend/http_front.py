@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ovserve.frontend import process
+from ovserve.frontend.http_guard import GuardedProtocol, Intake, IntakeRefused, IntakeRequest, Limits, raise_fd_limit
 from ovserve.frontend.http_reply import JSON, TEXT, Reply, error_body
 from ovserve.frontend.rest import RestApi
 from ovserve.shared import errors as E
+from ovserve.shared.child_settings import FrontSettings
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
@@ -47,21 +49,32 @@ class JsonResponse(HTTPResponse):
                 yield name.encode("ascii"), str(value).encode("ascii")
 
 
-def build_app(api: RestApi, index: int, max_body: int) -> Sanic:
-    app = Sanic(f"ovserve_front_{index}", configure_logging=False)
-    app.config.REQUEST_MAX_SIZE = max_body
+def build_app(api: RestApi, settings: FrontSettings) -> Sanic:
+    app = Sanic(f"ovserve_front_{settings.index}", configure_logging=False, request_class=IntakeRequest)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.MOTD = False
     app.config.ACCESS_LOG = False
-    app.config.KEEP_ALIVE_TIMEOUT = 75
-    app.config.REQUEST_TIMEOUT = 300
+    app.config.KEEP_ALIVE_TIMEOUT = settings.keepalive_timeout_s or 365 * 86400.0  # 0: never, as OVMS
+    # Sanic's inactivity timeout of a request being read; the absolute deadlines of http_guard
+    # come first, and this sets how often they are checked (half of it).
+    app.config.REQUEST_TIMEOUT = settings.read_timeout_s
     app.config.RESPONSE_TIMEOUT = 300
+    fd_room = raise_fd_limit()
+    app.ctx.limits = Limits(
+        Intake(settings.intake_bytes),
+        read_timeout_s=settings.read_timeout_s,
+        min_upload_rate=settings.min_upload_rate,
+        max_connections=settings.max_connections or fd_room,
+    )
 
-    async def handler(request: Request, path: str = "") -> HTTPResponse:
+    async def handler(request: IntakeRequest, path: str = "") -> HTTPResponse:
         try:
             reply = await api.handle(request.method, request.path, request.headers, request.body)
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             reply = Reply(500, error_body(E.INTERNAL_ERROR.message))
+        finally:
+            request.release()
         return JsonResponse(reply.body, reply.status, reply.headers, reply.content_type)
 
     app.add_route(handler, "/", methods=METHODS, name="root")
@@ -70,7 +83,11 @@ def build_app(api: RestApi, index: int, max_body: int) -> Sanic:
     @app.exception(SanicException)
     async def framework_error(request: Request, exc: SanicException) -> HTTPResponse:
         code = getattr(exc, "status_code", 500) or 500
-        if code == 413:
+        if isinstance(exc, IntakeRefused):
+            code, message = exc.status.http, exc.status.message
+        elif code == 408:
+            message = E.READ_TIMEOUT.message
+        elif code == 413:
             message = E.REQUEST_TOO_LARGE.message
         elif code == 405:
             code, message = E.REST_UNSUPPORTED_METHOD.http, E.REST_UNSUPPORTED_METHOD.message
@@ -84,10 +101,12 @@ def build_app(api: RestApi, index: int, max_body: int) -> Sanic:
 class HttpFront(process.FrontProcess):
     async def start_serving(self) -> None:
         api = RestApi(self.dataplane, self.settings.max_json_depth)
-        app = build_app(api, self.settings.index, self.settings.max_body_bytes)
+        app = build_app(api, self.settings)
         self.servers: list[Any] = []
         for fd in self.settings.listen_fds:
-            srv = await app.create_server(sock=socket.socket(fileno=fd), return_asyncio_server=True, access_log=False)
+            srv = await app.create_server(
+                sock=socket.socket(fileno=fd), protocol=GuardedProtocol, return_asyncio_server=True, access_log=False
+            )
             if srv is not None:
                 self.servers.append(srv)
         await self.servers[0].startup()

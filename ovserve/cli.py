@@ -17,6 +17,7 @@ from ovserve.cli_flags import MAX_NIREQ, UsageError, build_parser
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
 from ovserve.grpc_options import parse_channel_arguments
 from ovserve.logsetup import setup_logging
+from ovserve.memory_plan import intake_per_front
 from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
 from ovserve.shared.metrics_layout import MetricsConfigError
@@ -121,6 +122,11 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         (a.max_queue_per_worker >= 1, "max_queue_per_worker must be at least 1"),
         (a.model_replicas >= 0, "model_replicas must not be negative"),
         (a.max_batch >= 1 and a.batch_delay_us >= 0, "max_batch must be at least 1 and batch_delay_us not negative"),
+        (a.max_intake_mb >= 0, "max_intake_mb must not be negative"),
+        (a.rest_read_timeout_seconds > 0, "rest_read_timeout_seconds must be positive"),
+        (a.rest_min_upload_bytes_per_second >= 1, "rest_min_upload_bytes_per_second must be positive"),
+        (a.rest_keepalive_timeout_seconds >= 0, "rest_keepalive_timeout_seconds must not be negative"),
+        (a.rest_max_connections >= 0, "rest_max_connections must not be negative"),
     ]
     for ok, message in limits:
         if not ok:
@@ -186,6 +192,11 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         request_timeout_s=a.request_timeout_seconds,
         shutdown_grace_s=a.shutdown_grace_seconds,
         max_queue_per_worker=a.max_queue_per_worker,
+        intake_bytes=a.max_intake_mb * 1024**2 or intake_per_front(fronts),
+        read_timeout_s=a.rest_read_timeout_seconds,
+        min_upload_rate=a.rest_min_upload_bytes_per_second,
+        keepalive_timeout_s=a.rest_keepalive_timeout_seconds,
+        max_connections=a.rest_max_connections,
         max_batch=a.max_batch,
         batch_delay_us=a.batch_delay_us,
         stats_interval_s=a.stats_interval_seconds,

@@ -122,4 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
         default=512,
         help="requests a front may have in flight to one worker; beyond it: fast 503 (default 512)",
     )
+    hostile = p.add_argument_group("ovserve defences of the REST fronts")
+    hostile.add_argument(
+        "--max_intake_mb",
+        type=int,
+        default=0,
+        help="memory each REST front may commit to request bodies at once, MiB; a body counts its bytes "
+        "times its decoding cost (24 for JSON, 3 for KServe binary); beyond it 503, a body needing more "
+        "than all of it 413 (default 0: half the memory, shared by the REST fronts)",
+    )
+    hostile.add_argument(
+        "--rest_read_timeout_seconds",
+        type=float,
+        default=30.0,
+        help="time a client has to send a request's head, and its body beyond its upload at "
+        "--rest_min_upload_bytes_per_second; later: 408 and the connection closed (default 30)",
+    )
+    hostile.add_argument(
+        "--rest_min_upload_bytes_per_second",
+        type=int,
+        default=65536,
+        help="slowest body upload accepted beyond the read timeout (default 65536)",
+    )
+    hostile.add_argument(
+        "--rest_keepalive_timeout_seconds",
+        type=float,
+        default=75.0,
+        help="idle keep-alive connections are closed after this (default 75; 0: never, as OVMS)",
+    )
+    hostile.add_argument(
+        "--rest_max_connections",
+        type=int,
+        default=0,
+        help="open connections per REST front; beyond it new ones get 503 and are closed "
+        "(default 0: the open-files limit, lifted to its hard value, less 256, at most 10000)",
+    )
     return p

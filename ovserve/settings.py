@@ -25,6 +25,11 @@ class Settings:
     request_timeout_s: float = 60.0
     shutdown_grace_s: float = 10.0
     max_queue_per_worker: int = 512
+    intake_bytes: int = 1 << 62
+    read_timeout_s: float = 30.0
+    min_upload_rate: float = 65536.0
+    keepalive_timeout_s: float = 75.0
+    max_connections: int = 0
     max_batch: int = 1
     batch_delay_us: int = 0
     stats_interval_s: float = 10.0

@@ -53,6 +53,11 @@ class FrontSettings(ChildSettings):
     request_timeout_s: float = 60.0
     shutdown_grace_s: float = 10.0
     max_queue_per_worker: int = 512
+    intake_bytes: int = 1 << 62  # request-body memory a REST front may commit (see http_guard)
+    read_timeout_s: float = 30.0
+    min_upload_rate: float = 65536.0
+    keepalive_timeout_s: float = 75.0
+    max_connections: int = 0  # 0: as many as the open-files limit allows
     single_model: bool = False
     grpc_port: int = 0  # gRPC fronts: the port they bind (SO_REUSEPORT) and where
     grpc_bind_address: str = "0.0.0.0"

@@ -92,6 +92,11 @@ TENSORS_TOO_LARGE = Status(413, "Request tensors are larger than the shared-memo
 SERVER_OVERLOADED = Status(503, "Server is overloaded: no free capacity for this request, retry later")
 WORKER_UNAVAILABLE = Status(503, "The worker serving this model version stopped; retry the request")
 DEADLINE_EXCEEDED = Status(504, "Request deadline exceeded before inference finished")
+INTAKE_FULL = Status(503, "Server is busy receiving other large requests: retry later")
+INTAKE_TOO_LARGE = Status(413, "Request body needs more memory to decode than this server allows (--max_intake_mb)")
+SHARED_MEMORY_FULL = Status(503, "Shared memory (/dev/shm) is full: no room for this request's tensors, retry later")
+TOO_MANY_CONNECTIONS = Status(503, "Too many open connections to this server: retry later")
+READ_TIMEOUT = Status(408, "Request Timeout: the request was not received in time")
 
 
 class OvmsError(Exception):
@@ -154,9 +159,17 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         STRING_VAL_EMPTY,
         BYTES_CONTENTS_EMPTY,
     ),
-    "UNAVAILABLE": (MODEL_VERSION_NOT_LOADED_YET, SERVER_NOT_READY, SERVER_OVERLOADED, WORKER_UNAVAILABLE),
+    "UNAVAILABLE": (
+        MODEL_VERSION_NOT_LOADED_YET,
+        SERVER_NOT_READY,
+        SERVER_OVERLOADED,
+        WORKER_UNAVAILABLE,
+        INTAKE_FULL,
+        TOO_MANY_CONNECTIONS,
+        SHARED_MEMORY_FULL,
+    ),
     "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),
-    "RESOURCE_EXHAUSTED": (REQUEST_TOO_LARGE, TENSORS_TOO_LARGE),
+    "RESOURCE_EXHAUSTED": (REQUEST_TOO_LARGE, TENSORS_TOO_LARGE, INTAKE_TOO_LARGE),
 }
 GRPC_CODE: dict[Status, str] = {status: code for code, group in _GRPC_GROUPS.items() for status in group}
 GRPC_UNMAPPED = ("UNKNOWN", "Unknown error")

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 from ovserve.shared.metrics_layout import BLOCK, BUCKETS, GAUGES, HIST_CELLS
-from ovserve.shared.shm import SHM_DIR, segment_name
+from ovserve.shared.shm import SHM_DIR, reserve_space, segment_name
 
 CELL = 8
 INITIAL_SLOTS = 64
@@ -46,6 +46,7 @@ class MetricCells:
         if size < want:
             os.ftruncate(self._fd, want)
             size = want
+        reserve_space(self._fd, 0, size)  # ENOSPC now rather than SIGBUS at a later write
         self._map(size)
         self._zero_gauges()
 
@@ -67,6 +68,7 @@ class MetricCells:
         self.cells.release()
         self._mm.close()
         os.ftruncate(self._fd, slots * BLOCK * CELL)
+        reserve_space(self._fd, 0, slots * BLOCK * CELL)
         self._map(slots * BLOCK * CELL)
 
     def add(self, slot: int, cell: int, n: int = 1) -> None:

@@ -21,6 +21,14 @@ import numpy as np
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 PREFIX = "ovserve"
 ALIGN = 64
+COMMIT_STEP = 16 * 1024**2
+
+
+def reserve_space(fd: int, offset: int, length: int) -> None:
+    """Give a tmpfs file its pages now: writing through a mapping into a page a full tmpfs
+    cannot supply is a SIGBUS (the process dies), while this fails with ENOSPC (an error)."""
+    if length > 0:
+        os.posix_fallocate(fd, offset, length)
 
 
 def aligned(n: int) -> int:
@@ -38,7 +46,9 @@ def _path(name: str) -> str:
 
 
 class Segment:
-    """A named shared-memory mapping: created by its owner, attached by its peers."""
+    """A named shared-memory mapping: created by its owner, attached by its peers. The owner
+    commits its pages as use reaches them (``commit``), so that an arena costs only what it
+    has used and a full /dev/shm is an error, not a SIGBUS."""
 
     def __init__(self, name: str, size: int, *, create: bool) -> None:
         self.name = name
@@ -51,9 +61,28 @@ class Segment:
                 size = os.fstat(fd).st_size
             self.size = size
             self.map = mmap.mmap(fd, size)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        self._fd: int | None = fd if create else None
+        if not create:
+            os.close(fd)
+        self.committed = 0
         self.buffer = memoryview(self.map)
+
+    def commit(self, end: int) -> bool:
+        """Make sure bytes up to ``end`` have pages (in steps, so rarely a syscall); False when
+        /dev/shm has no room for them."""
+        if end <= self.committed:
+            return True
+        assert self._fd is not None, "only the owner commits"
+        new = min(self.size, max(end, self.committed + COMMIT_STEP))
+        try:
+            reserve_space(self._fd, self.committed, new - self.committed)
+        except OSError:
+            return False
+        self.committed = new
+        return True
 
     def view(self, offset: int, dtype: np.dtype | str, shape: tuple[int, ...] | list[int]) -> np.ndarray:
         """A zero-copy numpy view of ``shape`` items of ``dtype`` at ``offset``."""
@@ -62,6 +91,9 @@ class Segment:
     def close(self) -> None:
         """Unmap now if nothing still views the memory; otherwise the mapping stays until the
         last view (a numpy array, an OpenVINO tensor of a finished request) goes away."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         with contextlib.suppress(BufferError):
             self.buffer.release()
             self.map.close()

@@ -33,6 +33,18 @@ def dummy(base: str, version: int = 1, batch: int | None = 1, width: int = 10, a
     return _save(ov.Model([out], [b], "dummy"), base, version)
 
 
+def reduce_max(base: str, version: int = 1, width: int = 10) -> str:
+    """``x`` f32 [-1, width] -> ``m`` [1, 1] = its largest element: a large input, a tiny answer."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, width], ov.Type.f32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    out = ops.reduce_max(x, ops.constant(np.array([0, 1], np.int64)), keep_dims=True)
+    out.output(0).get_tensor().set_names({"m"})
+    return _save(ov.Model([out], [x], "reduce_max"), base, version)
+
+
 def typed(base: str, element: str, version: int = 1) -> str:
     """``x`` [1,4] of ``element`` -> ``y`` = x + x (``not x`` for boolean), same type."""
     import openvino as ov

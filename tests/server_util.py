@@ -54,7 +54,10 @@ class Server:
         extra_env: dict[str, str] | None = None,
         grpc: bool = False,
         port: int | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
+        """``wrapper``: a command line the server's own is appended to (``unshare`` with a
+        private /dev/shm, say); it must exec the server, so that it keeps the pid."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc_port = free_port() if grpc else 0
@@ -65,8 +68,9 @@ class Server:
         env.update(extra_env or {})
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        command = [sys.executable, "-m", "ovserve", "--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ovserve", "--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1", *args],
+            [*(wrapper or []), *command, *args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

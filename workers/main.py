@@ -48,6 +48,9 @@ class Worker:
         self.index = index
         self.generation = generation
         self.core = model_host.ov.Core()
+        # Weights are read into memory, not mapped: a model file truncated or rewritten while it
+        # is being loaded would otherwise be a SIGBUS in this process, not a failed load.
+        self.core.set_property({"ENABLE_MMAP": False})
         if settings.cache_dir:
             self.core.set_property({"CACHE_DIR": settings.cache_dir})
         self.ctx = zmq.Context()
