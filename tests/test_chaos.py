@@ -24,11 +24,14 @@ import grpc
 import numpy as np
 import psutil
 import pytest
-from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as kpb
-from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kpb_grpc
 from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as pb
 from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
 from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
+
+# KServe messages from Triton's client (ovserve's define the same package "inference", and one
+# process can hold only one of them: the KServe gRPC tests use Triton's too)
+from tritonclient.grpc import service_pb2 as kpb
+from tritonclient.grpc import service_pb2_grpc as kpb_grpc
 
 from tests import modelgen
 from tests.server_util import Server
