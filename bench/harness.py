@@ -242,11 +242,13 @@ def ovserve_argv(model: str, model_dir: str, port: int, fronts: int | None = Non
 
 def make_models() -> dict[str, tuple[str, list[int]]]:
     base = os.path.join(OUT, "models")
-    models = {"dummy": [1, 10], "cnn": [1, 3, 224, 224], "dyn": [1, 10]}
+    models = {"dummy": [1, 10], "cnn": [1, 3, 224, 224], "dyn": [1, 10], "mlp": [1, 1024]}
     if not os.path.exists(os.path.join(base, "dummy", "1", "model.xml")):
         modelgen.dummy(os.path.join(base, "dummy"))
     if not os.path.exists(os.path.join(base, "dyn", "1", "model.xml")):
         modelgen.dummy(os.path.join(base, "dyn"), batch=None)
+    if not os.path.exists(os.path.join(base, "mlp", "1", "model.xml")):
+        modelgen.mlp(os.path.join(base, "mlp"))
     if not os.path.exists(os.path.join(base, "cnn", "1", "model.xml")):
         modelgen.cnn(os.path.join(base, "cnn"))
     return {name: (os.path.join(base, name), shape) for name, shape in models.items()}

@@ -51,7 +51,7 @@ from bench.harness import (
 from tests.server_util import free_port
 
 METRIC_FAMILIES = [f.name for f in MODEL_FAMILIES]
-TENSOR_NAMES = {"dummy": ("b", "a"), "dyn": ("b", "a"), "cnn": ("x", "probs")}  # (input, output)
+TENSOR_NAMES = {"dummy": ("b", "a"), "dyn": ("b", "a"), "cnn": ("x", "probs"), "mlp": ("x", "y")}  # (input, output)
 
 
 @dataclass
@@ -109,14 +109,17 @@ def plan_servers(a: argparse.Namespace, name: str, model_dir: str, fronts: int) 
         runs.append(ServerRun(label, bargv, bport, READY_PATH, ovserve_points(label, name, tfs, v2)))
     predict = f"/v1/models/{name}:predict"
     if "naive" in a.baselines:
-        nport = free_port()
-        naive = [
-            sys.executable,
-            os.path.join(HERE, "naive_server.py"),
-            str(nport),
-            os.path.join(model_dir, "1", "model.xml"),
-        ]
-        runs.append(ServerRun("naive", naive, nport, "/", [Point("naive", predict, tfs)]))
+        for variant in ["compiled", "request"] if a.naive_variants else ["compiled"]:
+            nport = free_port()
+            naive = [
+                sys.executable,
+                os.path.join(HERE, "naive_server.py"),
+                str(nport),
+                os.path.join(model_dir, "1", "model.xml"),
+                variant,
+            ]
+            label = "naive" if variant == "compiled" else f"naive {variant}"
+            runs.append(ServerRun(label, naive, nport, "/", [Point(label, predict, tfs)]))
     if "hello" in a.baselines:
         hport = free_port()
         hello = [sys.executable, os.path.join(HERE, "hello_server.py"), str(hport), str(fronts)]
@@ -161,6 +164,7 @@ def main() -> None:
         default=0,
         help="also run ovserve with --max_batch N (rows 'ovserve+batch'; ratio column x plain)",
     )
+    p.add_argument("--naive_variants", action="store_true", help="also run the naive server's other variant")
     p.add_argument(
         "--metrics",
         action="store_true",

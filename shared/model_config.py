@@ -135,7 +135,7 @@ class ModelConfig:
     plugin_config: tuple[tuple[str, str], ...] = ()
 
     def load_options(self) -> dict[str, Any]:
-        """What a worker needs to read, reshape and compile a version (msgpack-able)."""
+        """What a worker needs to read, reshape, compile and batch a version (msgpack-able)."""
         shape = None
         if self.shape is not None:
             shape = {
@@ -150,7 +150,8 @@ class ModelConfig:
             "batch_size": batch,
             "shape": shape,
             "target_device": self.target_device,
-            "plugin_config": dict(self.plugin_config),
+            "plugin_config": {k: v for k, v in self.plugin_config if k not in BATCHING_KEYS},
+            "batching": {BATCHING_KEYS[k]: int(v) for k, v in self.plugin_config if k in BATCHING_KEYS},
             "nireq": self.nireq,
             "layout": parse_layout(self.layout),
         }
@@ -182,6 +183,20 @@ def parse_layout(value: str | dict[str, Any] | None) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
+# ovserve's per-model batching, carried in ``plugin_config`` so that config.json keeps OVMS's
+# schema (whose "config" object admits no other key); never passed to OpenVINO.
+# key -> (worker option, smallest value)
+BATCHING_KEYS = {"OVSERVE_MAX_BATCH": "max_batch", "OVSERVE_BATCH_DELAY_US": "batch_delay_us"}
+_BATCHING_MIN = {"OVSERVE_MAX_BATCH": 1, "OVSERVE_BATCH_DELAY_US": 0}
+
+
+def _check_batching(key: str, value: str) -> None:
+    if key not in BATCHING_KEYS:
+        raise ConfigError(f"unknown ovserve option {key} in plugin_config (known: {', '.join(BATCHING_KEYS)})")
+    if not value.isdigit() or int(value) < _BATCHING_MIN[key]:
+        raise ConfigError(f"{key} must be an integer of at least {_BATCHING_MIN[key]}")
+
+
 def parse_plugin_config(value: str | dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     if value is None or value == "":
         return ()
@@ -194,5 +209,7 @@ def parse_plugin_config(value: str | dict[str, Any] | None) -> tuple[tuple[str, 
             val = "YES" if val else "NO"
         elif not isinstance(val, (str, int, float)):
             raise ConfigError(f"Plugin config value of {key} must be a string, number or boolean")
+        if str(key).startswith("OVSERVE_"):
+            _check_batching(str(key), str(val))
         out.append((str(key), str(val)))
     return tuple(out)

@@ -33,6 +33,25 @@ def dummy(base: str, version: int = 1, batch: int | None = 1, width: int = 10, a
     return _save(ov.Model([out], [b], "dummy"), base, version)
 
 
+def mlp(base: str, version: int = 1, width: int = 1024, layers: int = 4, classes: int = 10) -> str:
+    """``x`` f32 [-1, width] -> ``y`` [-1, classes]: ``layers`` dense ReLU layers of ``width``, then
+    a dense layer; a model whose inference, not the front, costs the most per request."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    x = ops.parameter([-1, width], ov.Type.f32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    h = x
+    for _ in range(layers):
+        w = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        h = ops.relu(ops.matmul(h, ops.constant(w), False, False))
+    w = (rng.standard_normal((width, classes)) / np.sqrt(width)).astype(np.float32)
+    y = ops.matmul(h, ops.constant(w), False, False)
+    y.output(0).get_tensor().set_names({"y"})
+    return _save(ov.Model([y], [x], "mlp"), base, version)
+
+
 def reduce_max(base: str, version: int = 1, width: int = 10) -> str:
     """``x`` f32 [-1, width] -> ``m`` [1, 1] = its largest element: a large input, a tiny answer."""
     import openvino as ov

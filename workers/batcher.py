@@ -38,18 +38,25 @@ class Job:
         return (self.key, tuple((n, a.dtype.str, a.shape[1:]) for n, a in self.arrays))
 
 
+def batch_limit(job: Job, default: int) -> int:
+    """The largest merged batch for ``job``'s model: its own (per-model config), else the worker's."""
+    return job.loaded.max_batch or default
+
+
 def group(jobs: list[Job], max_batch: int) -> list[list[Job]]:
-    """Groups to run, each one inference; order within a group is arrival order."""
+    """Groups to run, each one inference; order within a group is arrival order. ``max_batch``:
+    the worker's limit, for models that set none of their own."""
     groups: list[list[Job]] = []
     open_groups: dict[tuple[Any, ...], list[Job]] = {}
     sizes: dict[tuple[Any, ...], int] = {}
     for job in jobs:
-        if max_batch <= 1 or not job.loaded.batchable or not job.arrays or job.arrays[0][1].ndim == 0:
+        limit = batch_limit(job, max_batch)
+        if limit <= 1 or not job.loaded.batchable or not job.arrays or job.arrays[0][1].ndim == 0:
             groups.append([job])
             continue
         k = job.merge_key()
         g = open_groups.get(k)
-        if g is not None and sizes[k] + job.batch <= max_batch:
+        if g is not None and sizes[k] + job.batch <= limit:
             g.append(job)
             sizes[k] += job.batch
             continue

@@ -28,7 +28,7 @@ from ovserve.shared.errors import (
 from ovserve.shared.lifetime import die_with_parent
 from ovserve.shared.messages import CANCELLED, InferRequest, InferResult
 from ovserve.shared.shm import Segment
-from ovserve.workers.batcher import Job, Stats, group, merged_inputs, split_outputs
+from ovserve.workers.batcher import Job, Stats, batch_limit, group, merged_inputs, split_outputs
 from ovserve.workers.connections import FrontConnections
 from ovserve.workers.loader import Loader, LoadOrder
 from ovserve.workers.metrics import WorkerMetrics
@@ -200,9 +200,9 @@ class Worker:
         jobs: list[Job] = []
         replies: dict[socket.socket, list[list[Any]]] = {}
         self._drain(ready, jobs, replies)
-        unfilled = self.batch_delay_s > 0 and jobs and sum(j.batch for j in jobs) < self.max_batch
-        if unfilled:  # a batch could not fill: wait a little for more
-            self._drain(self.conns.readable(self.batch_delay_s), jobs, replies)
+        delay = self._batch_delay(jobs)
+        if delay > 0:  # a batch could not fill: wait a little for more
+            self._drain(self.conns.readable(delay), jobs, replies)
         flushed = time.monotonic()
         for g in group(jobs, self.max_batch):
             # a front whose connection was dropped has released its blocks: never write into them
@@ -216,6 +216,19 @@ class Worker:
                 replies, flushed = {}, time.monotonic()
         self.conns.send(replies)  # one frame per front for everything computed meanwhile
         self.stats.maybe_log(self.index)
+
+    def _batch_delay(self, jobs: list[Job]) -> float:
+        """How long to wait for more requests: the longest delay among the queued jobs' models
+        whose batch has not filled (each model's own setting, else the worker's)."""
+        queued: dict[int, list[Any]] = {}  # per loaded model: [requests' batch, its delay, its limit]
+        for job in jobs:
+            if job.loaded.batchable:
+                own = job.loaded.batch_delay_s
+                entry = queued.setdefault(
+                    id(job.loaded), [0, self.batch_delay_s if own is None else own, batch_limit(job, self.max_batch)]
+                )
+                entry[0] += job.batch
+        return max((wait for n, wait, limit in queued.values() if wait > 0 and n < limit), default=0.0)
 
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:

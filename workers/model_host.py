@@ -128,6 +128,8 @@ class LoadedVersion:
     streams: int = 1  # OpenVINO execution streams of the compiled model (ovms_streams)
     string_outputs: frozenset[int] = frozenset()  # outputs read as bytes (OpenVINO string tensors)
     slot: int = -1  # the version's metrics slot (shared.metrics_layout)
+    max_batch: int = 0  # the model's own batching limit (OVSERVE_MAX_BATCH); 0: the worker's
+    batch_delay_s: float | None = None  # the model's own wait for a batch to fill; None: the worker's
 
 
 def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
@@ -163,7 +165,14 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
         input_buffers=buffers,
         streams=_streams(compiled),
         string_outputs=frozenset(i for i, t in enumerate(outputs) if t.element_type == "string"),
+        max_batch=options.get("batching", {}).get("max_batch", 0),
+        batch_delay_s=_delay_s(options.get("batching", {})),
     )
+
+
+def _delay_s(batching: dict[str, int]) -> float | None:
+    delay = batching.get("batch_delay_us")
+    return delay / 1e6 if delay is not None else None
 
 
 def _layout(port: ov.Output) -> str:
