@@ -17,6 +17,7 @@ import numpy as np
 from ovserve.frontend.binary_inputs import BinaryInputs, strings_2d_out
 from ovserve.frontend.dispatch import Dispatcher
 from ovserve.frontend.metrics import FrontMetrics
+from ovserve.frontend.pipeline_run import run_pipeline, split_passthrough
 from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
 from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E
@@ -25,6 +26,7 @@ from ovserve.shared.metrics_layout import BLOCK, CURRENT
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 
+UNDEFINED = "undefined"  # the element type of a pipeline input wired straight to its response
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
 WAIT_POLL_S = 0.1
 
@@ -73,7 +75,7 @@ class DataPlane:
         """Resolve, waiting up to 10 s for a version that is still loading (as OVMS does)."""
         entry = self.table.resolve(name, version)
         deadline = time.monotonic() + WAIT_FOR_LOADED_S
-        while entry.state != State.AVAILABLE or not entry.workers or entry.signature is None:
+        while entry.state != State.AVAILABLE or not (entry.workers or entry.pipeline) or entry.signature is None:
             if entry.state in (State.UNLOADING, State.END) or entry.error != ErrorCode.OK:
                 raise unavailable_error(entry)
             if time.monotonic() >= deadline:
@@ -98,6 +100,8 @@ class DataPlane:
         strings) become tensors after validation, as OVMS converts them."""
 
         assert entry.signature is not None
+        if entry.plan is not None:
+            return InferOutcome(1, await self._pipeline(entry, inputs, declared, dialect))
         checked = await self._checked(inputs, entry.signature, declared, dialect)
         try:
             return InferOutcome(entry.version, strings_2d_out(await self._dispatch(name, entry, checked)))
@@ -110,6 +114,32 @@ class DataPlane:
                 raise
             checked = await self._checked(inputs, newer.signature, declared, dialect)
             return InferOutcome(newer.version, strings_2d_out(await self._dispatch(name, newer, checked)))
+
+    async def _pipeline(
+        self,
+        entry: VersionEntry,
+        inputs: Mapping[str, np.ndarray],
+        declared: Mapping[str, Declared] | None,
+        dialect: Dialect,
+    ) -> list[tuple[str, np.ndarray]]:
+        """Validate against the pipeline's signature (inputs wired straight to the response
+        have none), then run its nodes, each validated against its own model."""
+        assert entry.plan is not None and entry.signature is not None
+        undefined = {t.name for t in entry.signature.inputs if t.element_type == UNDEFINED}
+        checked, passthrough = split_passthrough(inputs, undefined)
+        defined = Signature(tuple(t for t in entry.signature.inputs if t.name not in undefined), ())
+        validated = {spec.name: array for spec, array in await self._checked(checked, defined, declared, dialect)}
+
+        async def run_node(
+            model: str, version: int, node_inputs: Mapping[str, np.ndarray]
+        ) -> list[tuple[str, np.ndarray]]:
+            node_entry = await self.wait_available(model, version)
+            assert node_entry.signature is not None
+            return await self._dispatch(
+                model, node_entry, await self._checked(node_inputs, node_entry.signature, None, dialect)
+            )
+
+        return strings_2d_out(await run_pipeline(entry.plan, {**validated, **passthrough}, run_node))
 
     async def _checked(
         self,

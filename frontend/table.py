@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ovserve.frontend.pipeline_plan import PipelinePlan
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.signature import Signature
@@ -20,6 +21,8 @@ class VersionEntry:
     workers: list[int]
     instance: int  # which loading of the version serves it (changes when its config changes)
     slot: int = -1  # its block of metric cells (shared.metrics_layout)
+    pipeline: bool = False  # a DAG pipeline's entry (its one version, "1")
+    plan: PipelinePlan | None = None  # the pipeline's nodes to run (None until it validates)
 
 
 VersionStatus = tuple[int, State, ErrorCode]
@@ -31,6 +34,7 @@ class RoutingTable:
     models: dict[str, dict[int, VersionEntry]] = field(default_factory=dict)
     workers: dict[int, int] = field(default_factory=dict)  # index -> generation
     ready: bool = False  # the supervisor's initial loading has finished
+    pipelines: frozenset[str] = frozenset()
     # default version per model, worked out once: a table is never changed, only replaced
     _defaults: dict[str, VersionEntry] = field(default_factory=dict, repr=False, compare=False)
 
@@ -45,8 +49,13 @@ class RoutingTable:
                     version, State(state), ErrorCode(error), signature, list(workers), instance, slot
                 )
             models[name] = entries
+        pipelines = data.get("pipelines", {})
+        for name, (state, error, sig, plan) in pipelines.items():
+            signature = Signature.from_wire(sig) if sig is not None else None
+            plan_ = PipelinePlan.from_wire(plan) if plan is not None else None
+            models[name] = {1: VersionEntry(1, State(state), ErrorCode(error), signature, [], 0, -1, True, plan_)}
         workers = {int(k): int(v) for k, v in data["workers"].items()}
-        return cls(data["gen"], models, workers, bool(data.get("ready", False)))
+        return cls(data["gen"], models, workers, bool(data.get("ready", False)), frozenset(pipelines))
 
     def _model(self, name: str) -> dict[int, VersionEntry]:
         versions = self.models.get(name)
@@ -56,6 +65,8 @@ class RoutingTable:
 
     def status(self, name: str, version: int) -> list[VersionStatus]:
         versions = self._model(name)
+        if name in self.pipelines:
+            version = 0  # a pipeline has one version; a requested one is ignored (as OVMS)
         if version:
             entry = versions.get(version)
             if entry is None:
@@ -75,6 +86,8 @@ class RoutingTable:
             if cached is not None:
                 return cached
         versions = self._model(name)
+        if name in self.pipelines:
+            return versions[1]  # the version asked for is ignored (as OVMS)
         if version:
             entry = versions.get(version)
             if entry is None:
@@ -98,6 +111,9 @@ class RoutingTable:
 
 
 def unavailable_error(entry: VersionEntry) -> OvmsError:
+    if entry.pipeline:
+        retired = entry.state in (State.UNLOADING, State.END)
+        return OvmsError(E.PIPELINE_DEFINITION_NOT_LOADED_ANYMORE if retired else E.PIPELINE_DEFINITION_NOT_LOADED_YET)
     if entry.state in (State.UNLOADING, State.END):
         return OvmsError(E.MODEL_VERSION_NOT_LOADED_ANYMORE)
     return OvmsError(E.MODEL_VERSION_NOT_LOADED_YET)

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from ovserve.metric_slots import MetricSlots
+from ovserve.pipelines import PipelineSet
 from ovserve.placement import place
 from ovserve.records import Instance, ModelRecord, VersionRecord
 from ovserve.repository_watch import RepositoryWatch
@@ -39,6 +40,7 @@ class Registry:
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
         self.slots = MetricSlots()
         self.watch = RepositoryWatch()
+        self.pipelines = PipelineSet()
 
     # ---- desired state ----------------------------------------------------------------------
     def set_models(self, configs: list[ModelConfig], keep: set[str] | frozenset[str] = frozenset()) -> list[Order]:
@@ -313,4 +315,10 @@ class Registry:
                     ]
                 )
             models[name] = rows
-        return {"gen": self.generation, "models": models, "workers": dict(self.workers_alive), "ready": self.ready}
+        return {
+            "gen": self.generation,
+            "models": models,
+            "pipelines": self.pipelines.table(),
+            "workers": dict(self.workers_alive),
+            "ready": self.ready,
+        }

@@ -27,6 +27,11 @@ class ReloadTicket:
         """(HTTP code, error message or None) once every load and unload has settled."""
         if self.error is not None:
             return self.error.http, self.error.message
+        failure = registry.pipelines.failure
+        if failure is not None and self.config_changed:
+            # a pipeline that does not validate: 500, or 400 for a shape or precision mismatch
+            http = failure.http if failure in (E.INVALID_SHAPE, E.INVALID_PRECISION) else 500
+            return http, E.CONFIG_RELOAD_FAILED.message
         failed = registry.failed_loads(self.started)
         if failed:
             log.error("reload: versions failed to load: %s", failed)

@@ -17,6 +17,7 @@ import zmq
 
 from ovserve.config_source import ConfigSource
 from ovserve.listeners import announce, open_ports
+from ovserve.pipelines import model_signatures
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
 from ovserve.reload_ticket import ReloadTicket
@@ -47,6 +48,7 @@ class Supervisor:
         self.stop_requested = False
         self.reload_requested = False
         self.published_gen = -1
+        self.validated_gen = -1  # the registry generation the pipelines were last validated at
         self.reloads: list[ReloadTicket] = []
         self.config = ConfigSource(settings.config_path or "")
         self.last_poll = time.monotonic()
@@ -138,6 +140,11 @@ class Supervisor:
             self.reloads.append(ticket)
 
     def _publish(self) -> None:
+        if self.registry.settled and self.registry.generation != self.validated_gen:
+            # pipelines are validated once the loads they depend on have settled, as OVMS does
+            if self.registry.pipelines.validate(*model_signatures(self.registry.models)):
+                self.registry.generation += 1
+            self.validated_gen = self.registry.generation
         if self.registry.generation == self.published_gen:
             return
         self.published_gen = self.registry.generation
@@ -188,6 +195,8 @@ class Supervisor:
         parsed = read.parsed
         log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
         self._send_orders(self.registry.set_models(parsed.models, parsed.skipped))
+        if self.registry.pipelines.set_pipelines(parsed.pipelines):
+            self.registry.generation += 1  # validated (and published) once the loads settle
         ticket.changed = ticket.config_changed = True
 
     # ---- life cycle -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ovserve.shared.model_config import (
     parse_layout,
     parse_plugin_config,
 )
+from ovserve.shared.pipeline_config import PipelineConfig, PipelineSchemaError, parse_pipelines
 
 log = logging.getLogger("ovserve.config")
 
@@ -120,6 +121,7 @@ def validate_schema(doc: Any) -> None:
 @dataclass
 class ParsedConfig:
     models: list[ModelConfig]
+    pipelines: list[PipelineConfig] = field(default_factory=list)
     problems: list[tuple[E.Status, str]] = field(default_factory=list)  # per-model errors, first decides
     skipped: set[str] = field(default_factory=set)  # names whose new entry was rejected
 
@@ -130,9 +132,12 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"not valid JSON: {exc}") from exc
     validate_schema(doc)
-    result = ParsedConfig([])
+    try:
+        pipelines = parse_pipelines(doc.get("pipeline_config_list"))
+    except PipelineSchemaError as exc:
+        raise SchemaError(str(exc)) from exc
+    result = ParsedConfig([], pipelines)
     for kind in (
-        "pipeline_config_list",
         "mediapipe_config_list",
         "custom_node_library_config_list",
         "custom_loader_config_list",

@@ -70,6 +70,33 @@ INVALID_MESSAGE_STRUCTURE = Status(
 )
 INVALID_INPUT_FORMAT = Status(400, "Inputs inside buffer does not match expected format.")
 NOT_IMPLEMENTED = Status(500, "Functionality not implemented")
+PIPELINE_DEFINITION_NAME_MISSING = Status(404, "Pipeline with requested name is not found")
+PIPELINE_DEFINITION_NOT_LOADED_YET = Status(404, "Pipeline is not loaded yet")
+PIPELINE_DEFINITION_NOT_LOADED_ANYMORE = Status(404, "Pipeline is retired")
+# DAG pipelines: load-time validation (wave2.md 1.2; unmapped in OVMS's HTTP table: 500).
+PIPELINE_NAME_OCCUPIED = Status(500, "Pipeline has the same name as model")
+PIPELINE_NODE_NAME_DUPLICATE = Status(500, "Pipeline definition has multiple nodes with the same name")
+PIPELINE_NODE_REFERING_TO_MISSING_MODEL = Status(500, "Pipeline definition has reference to missing model")
+PIPELINE_NODE_REFERING_TO_MISSING_NODE = Status(500, "Pipeline definition has reference to missing node")
+PIPELINE_EXIT_USED_AS_NODE_DEPENDENCY = Status(500, "Pipeline definition has response node used as dependency node")
+PIPELINE_CONNECTION_TO_MISSING_MODEL_INPUT = Status(
+    500, "Pipeline definition has connection to non existing model input"
+)
+PIPELINE_MODEL_INPUT_CONNECTED_TO_MULTIPLE_DATA_SOURCES = Status(
+    500, "Pipeline definition has multiple connections to the same input of underlying model"
+)
+PIPELINE_NODE_REFERING_TO_MISSING_DATA_SOURCE = Status(500, "Pipeline definition has reference to missing data source")
+PIPELINE_NODE_REFERING_TO_MISSING_MODEL_OUTPUT = Status(
+    500, "Pipeline definition has reference to missing model output"
+)
+PIPELINE_NOT_ALL_INPUTS_CONNECTED = Status(
+    500, "Pipeline definition does not have connections for all inputs of underlying models"
+)
+PIPELINE_CYCLE_FOUND = Status(500, "Pipeline definition contains a cycle")
+PIPELINE_CONTAINS_UNCONNECTED_NODES = Status(500, "Pipeline definition has unconnected nodes")
+PIPELINE_INPUTS_AMBIGUOUS_METADATA = Status(
+    500, "Multiple nodes connected to the same pipeline input require different tensor metadata"
+)
 # Binary (encoded image) inputs (wave2.md 6).
 IMAGE_PARSING_FAILED = Status(500, "Image parsing failed")
 UNSUPPORTED_LAYOUT = Status(400, "Received binary image input but resource not configured to accept NHWC layout")
@@ -137,6 +164,8 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         MEDIAPIPE_DEFINITION_NAME_MISSING,
         MODEL_VERSION_MISSING,
         MODEL_VERSION_NOT_LOADED_ANYMORE,
+        PIPELINE_DEFINITION_NAME_MISSING,
+        PIPELINE_DEFINITION_NOT_LOADED_ANYMORE,
     ),
     "INVALID_ARGUMENT": (
         MODEL_SPEC_MISSING,
@@ -161,6 +190,7 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
     ),
     "UNAVAILABLE": (
         MODEL_VERSION_NOT_LOADED_YET,
+        PIPELINE_DEFINITION_NOT_LOADED_YET,
         SERVER_NOT_READY,
         SERVER_OVERLOADED,
         WORKER_UNAVAILABLE,

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests import modelgen
+from tests.pipeline_util import node, pipeline
 from tests.server_util import Server
 
 FAILED = '{\n\t"error": "Reloading config file failed. Check server logs for more info."\n}'
@@ -30,8 +31,13 @@ class Repo:
         self.root = root
         self.config = root / "config.json"
 
-    def write(self, models: list[dict] | None = None, raw: str | None = None) -> None:
-        text = raw if raw is not None else json.dumps({"model_config_list": [{"config": m} for m in models or []]})
+    def write(
+        self, models: list[dict] | None = None, raw: str | None = None, pipelines: list[dict] | None = None
+    ) -> None:
+        doc: dict = {"model_config_list": [{"config": m} for m in models or []]}
+        if pipelines:
+            doc["pipeline_config_list"] = pipelines
+        text = raw if raw is not None else json.dumps(doc)
         tmp = self.root / "config.tmp"
         tmp.write_text(text)
         os.replace(tmp, self.config)
@@ -226,15 +232,20 @@ def test_polling_picks_up_new_versions(tmp_path: Path) -> None:
 
 
 def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
-    """Clients keep predicting on model a while versions come and go, model b is added and
-    removed, and a broken config is written and fixed. Every request to a must succeed."""
+    """Clients keep predicting on model a, and on a pipeline of two nodes of a, while versions
+    come and go, model b is added and removed, and a broken config is written and fixed. Every
+    request to a and to the pipeline (which follows a's default version) must succeed."""
     modelgen.dummy(str(tmp_path / "a"), version=1)
     modelgen.dummy(str(tmp_path / "b"), version=1)
     repo = Repo(tmp_path)
     a_only = [{"name": "a", "base_path": "a", "model_version_policy": {"latest": {"num_versions": 1}}}]
-    repo.write(a_only)
+
+    nodes = [node("one", "a", {"b": ("request", "in")}, {"x": "a"}), node("two", "a", {"b": ("one", "x")}, {"y": "a"})]
+    chain = [pipeline("twice_a", ["in"], nodes, {"out": ("two", "y")})]
+    repo.write(a_only, pipelines=chain)
     stop = threading.Event()
     results: list[tuple[int, object]] = []
+    pipeline_results: list[tuple[int, object]] = []
     b_results: list[int] = []
     with Server(
         ["--config_path", str(repo.config), "--file_system_poll_wait_seconds", "0"], str(tmp_path / "log")
@@ -250,6 +261,15 @@ def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
                     results.append((r.status_code, r.json()["outputs"][0][0] - v if r.ok else r.text))
                     i += 1
 
+        def pipeline_client() -> None:
+            with requests.Session() as session:
+                i = 0
+                while not stop.is_set():
+                    v = float(i)
+                    r = session.post(s.url + "/v1/models/twice_a:predict", json={"inputs": [[v] * 10]}, timeout=30)
+                    pipeline_results.append((r.status_code, r.json()["outputs"][0][0] - v if r.ok else r.text))
+                    i += 1
+
         def b_client() -> None:
             with requests.Session() as session:
                 while not stop.is_set():
@@ -257,18 +277,19 @@ def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
                     b_results.append(r.status_code)
                     time.sleep(0.005)
 
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)] + [threading.Thread(target=b_client)]
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        threads += [threading.Thread(target=b_client), threading.Thread(target=pipeline_client)]
         for t in threads:
             t.start()
         try:
             for cycle in range(6):
                 modelgen.dummy(str(tmp_path / "a"), version=cycle + 2)  # a new version of a: the old one retires
                 assert reload(s).status_code == 201
-                repo.write([*a_only, {"name": "b", "base_path": "b"}])
+                repo.write([*a_only, {"name": "b", "base_path": "b"}], pipelines=chain)
                 assert reload(s).status_code == 201
                 repo.write(raw="{ broken")
                 assert reload(s).status_code == 412
-                repo.write(a_only)
+                repo.write(a_only, pipelines=chain)
                 assert reload(s).status_code == 201
                 shutil.rmtree(tmp_path / "a" / str(cycle + 2))  # its directory removed: back to the previous
                 assert reload(s).status_code == 201
@@ -277,11 +298,13 @@ def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
             for t in threads:
                 t.join()
     bad = [r for r in results if r != (200, 1.0)]
+    bad_pipeline = [r for r in pipeline_results if r != (200, 2.0)]
     print(
-        f"no-drop: {len(results)} requests to a, {len(bad)} not 200/correct; "
-        f"b: {len(b_results)} requests, codes {sorted(set(b_results))}"
+        f"no-drop: {len(results)} requests to a, {len(bad)} not 200/correct; pipeline: {len(pipeline_results)} "
+        f"requests, {len(bad_pipeline)} not 200/correct; b: {len(b_results)} requests, codes {sorted(set(b_results))}"
     )
     assert len(results) > 100 and bad == []
+    assert len(pipeline_results) > 50 and bad_pipeline == [], bad_pipeline[:5]
     assert set(b_results) <= {200, 404}
 
 

@@ -76,7 +76,7 @@ class Loader:
                 break
             started = time.monotonic()
             try:
-                loaded = self.host.load_version(self.core, order.path, order.options)
+                loaded = self.host.load_version(self.core, order.path, order.options, order.name)
                 result = LoadResult(order, loaded)
                 ms = (time.monotonic() - started) * 1000
                 log.info("worker %d loaded %s version %d in %.0f ms", self.index, order.name, order.version, ms)

@@ -16,6 +16,14 @@ import openvino as ov
 from ovserve.shared.model_config import ALL_INPUTS
 from ovserve.shared.repository import find_model_file
 from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.workers.tensor_mapping import (
+    LAYOUT_MAPPED_BUT_REAL_NAME,
+    LAYOUT_NOT_IN_MODEL,
+    SHAPE_MAPPED_BUT_REAL_NAME,
+    SHAPE_NOT_IN_MODEL,
+    TensorMapping,
+    read_mapping,
+)
 
 log = logging.getLogger("ovserve.worker")
 COPY_BELOW = 64 * 1024
@@ -132,20 +140,29 @@ class LoadedVersion:
     batch_delay_s: float | None = None  # the model's own wait for a batch to fill; None: the worker's
 
 
-def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> LoadedVersion:
+def load_version(core: ov.Core, version_dir: str, options: dict[str, Any], name: str = "") -> LoadedVersion:
     model_file = find_model_file(version_dir)
     model = core.read_model(model_file)
+    mapping = read_mapping(version_dir, name)
+    options = _real_names(model, mapping, options)
     _reshape(model, options)
     model = _apply_layout(model, options.get("layout") or {})
     device = options.get("target_device", "CPU")
     compiled = core.compile_model(model, device, compile_config(options, len(os.sched_getaffinity(0))))
     layouts = [_layout(p) for p in model.inputs]
     inputs = tuple(
-        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()), layout)
+        TensorSpec(
+            mapping.public_input(p.get_any_name()),
+            p.get_element_type().get_type_name(),
+            _dims(p.get_partial_shape()),
+            layout,
+        )
         for p, layout in zip(compiled.inputs, layouts, strict=True)
     )
     outputs = tuple(
-        TensorSpec(p.get_any_name(), p.get_element_type().get_type_name(), _dims(p.get_partial_shape()))
+        TensorSpec(
+            mapping.public_output(p.get_any_name()), p.get_element_type().get_type_name(), _dims(p.get_partial_shape())
+        )
         for p in compiled.outputs
     )
     signature = Signature(inputs, outputs)
@@ -173,6 +190,26 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any]) -> Lo
 def _delay_s(batching: dict[str, int]) -> float | None:
     delay = batching.get("batch_delay_us")
     return delay / 1e6 if delay is not None else None
+
+
+def _real_names(model: ov.Model, mapping: TensorMapping, options: dict[str, Any]) -> dict[str, Any]:
+    """The config's per-tensor ``shape`` and ``layout`` keys are public names: turned into the
+    model's own, with OVMS's errors for a mapped tensor's real name and for names the model does
+    not have (with or without a mapping, as OVMS)."""
+    inputs = {n for p in model.inputs for n in p.get_names()}
+    outputs = {n for p in model.outputs for n in p.get_names()}
+    options = dict(options)
+    shape = options.get("shape")
+    if shape is not None and shape.get("per_input"):
+        per = shape["per_input"]
+        names = mapping.real_names(list(per), inputs, set(), SHAPE_MAPPED_BUT_REAL_NAME, SHAPE_NOT_IN_MODEL)
+        options["shape"] = {**shape, "per_input": {names[k]: v for k, v in per.items()}}
+    layout = options.get("layout") or {}
+    named = [k for k in layout if k != ALL_INPUTS]
+    if named:
+        names = mapping.real_names(named, inputs, outputs, LAYOUT_MAPPED_BUT_REAL_NAME, LAYOUT_NOT_IN_MODEL)
+        options["layout"] = {names.get(k, k): v for k, v in layout.items()}
+    return options
 
 
 def _layout(port: ov.Output) -> str:

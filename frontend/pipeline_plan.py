@@ -1,0 +1,32 @@
+"""A validated DAG pipeline as a front runs it: its nodes in an order where each comes after
+its sources, each with its model (version 0: the default) and connections, and the outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ENTRY = "request"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode:
+    name: str
+    model: str
+    version: int
+    inputs: tuple[tuple[str, str, str], ...]  # (the model's input, source node, source alias)
+    outputs: tuple[tuple[str, str], ...]  # (alias, the model's output)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinePlan:
+    nodes: tuple[PlanNode, ...]
+    outputs: tuple[tuple[str, str, str], ...]  # (pipeline output, source node, source alias)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> PipelinePlan:
+        nodes = tuple(
+            PlanNode(name, model, int(version), tuple(tuple(i) for i in inputs), tuple(tuple(o) for o in outputs))  # type: ignore[misc]
+            for name, model, version, inputs, outputs in data["nodes"]
+        )
+        return cls(nodes, tuple(tuple(o) for o in data["outputs"]))  # type: ignore[misc]

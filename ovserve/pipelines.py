@@ -1,0 +1,124 @@
+"""The supervisor's DAG pipelines: their definitions from the config, their states as OVMS
+reports them (wave2.md 1.3: LOADING/OK before the first validation, AVAILABLE, LOADING/
+FAILED_PRECONDITION when validation failed, END once removed from the config: never deleted),
+re-validated whenever the models they use may have changed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ovserve.pipeline_check import PipelineError, SignatureOf, ValidPipeline, validate_pipeline
+from ovserve.shared import errors as E
+from ovserve.shared.errors import Status
+from ovserve.shared.pipeline_config import PipelineConfig
+from ovserve.shared.states import ErrorCode, State
+
+log = logging.getLogger("ovserve.registry")
+
+
+@dataclass
+class PipelineRecord:
+    config: PipelineConfig
+    state: State = State.LOADING
+    error: ErrorCode = ErrorCode.OK
+    valid: ValidPipeline | None = None
+
+
+class PipelineSet:
+    def __init__(self) -> None:
+        self.records: dict[str, PipelineRecord] = {}
+        self.failure: Status | None = None  # the first failure of the last validation
+
+    def set_pipelines(self, configs: list[PipelineConfig]) -> bool:
+        """Apply the config's pipelines: new and changed ones wait for validation, missing ones
+        retire (END, still listed). Whether anything changed (a reload then answers 201)."""
+        changed = False
+        names = {c.name for c in configs}
+        for name, record in self.records.items():
+            if name not in names and record.state != State.END:
+                log.info("pipeline %s retired", name)
+                record.state, record.error, record.valid = State.END, ErrorCode.OK, None
+                changed = True
+        for config in configs:
+            record = self.records.get(config.name)
+            if record is None or record.config != config or record.state == State.END:
+                self.records[config.name] = PipelineRecord(config)
+                changed = True
+        return changed
+
+    def validate(self, model_names: set[str], signature_of: SignatureOf) -> bool:
+        """Validate every pipeline that is not retired; whether any state or signature changed."""
+        changed = False
+        self.failure = None
+        for name in list(self.records):
+            record = self.records[name]
+            if record.state == State.END:
+                continue
+            before = (record.state, record.error, record.valid)
+            try:
+                record.valid = validate_pipeline(record.config, model_names, signature_of)
+                record.state, record.error = State.AVAILABLE, ErrorCode.OK
+            except PipelineError as exc:
+                if (record.state, record.error) != (State.LOADING, ErrorCode.FAILED_PRECONDITION):
+                    log.error("%s", exc.log_line)
+                self.failure = self.failure or exc.status
+                if exc.status == E.PIPELINE_NAME_OCCUPIED:
+                    del self.records[name]  # never listed, as OVMS
+                    changed = True
+                    continue
+                record.state, record.error, record.valid = State.LOADING, ErrorCode.FAILED_PRECONDITION, None
+            if (record.state, record.error, record.valid) != before:
+                changed = True
+                if record.state == State.AVAILABLE:
+                    log.info("pipeline %s available", name)
+        return changed
+
+    def table(self) -> dict[str, list[Any]]:
+        """The fronts' view: state, error, signature and the plan to run (wire form)."""
+        out: dict[str, list[Any]] = {}
+        for name, r in self.records.items():
+            signature = r.valid.signature.to_wire() if r.valid else None
+            out[name] = [int(r.state), int(r.error), signature, plan_wire(r.config, r.valid) if r.valid else None]
+        return out
+
+
+def plan_wire(config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
+    """Nodes in an order where each comes after its sources, with their connections."""
+    nodes = {n.name: n for n in config.nodes}
+    return {
+        "nodes": [
+            [
+                n.name,
+                n.model,
+                n.version,
+                [[model_input, s.node, s.item] for model_input, s in n.inputs],
+                [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
+            ]
+            for n in (nodes[name] for name in valid.order)
+        ],
+        "outputs": [[name, s.node, s.item] for name, s in config.outputs],
+    }
+
+
+def model_signatures(models: dict[str, Any]) -> tuple[set[str], SignatureOf]:
+    """The served model names and a lookup of an AVAILABLE version's signature (version 0:
+    the default, the highest AVAILABLE), from the registry's model records."""
+    from ovserve.shared.signature import Signature
+
+    live = {name: r for name, r in models.items() if not r.removed}
+
+    def signature_of(model: str, version: int) -> Signature | None:
+        record = live.get(model)
+        if record is None:
+            return None
+        available = [
+            v for v in record.versions.values() if v.state == State.AVAILABLE and v.current and v.current.signature
+        ]
+        if version:
+            available = [v for v in available if v.version == version]
+        best = max(available, key=lambda v: v.version, default=None)
+        return Signature.from_wire(best.current.signature) if best is not None else None
+
+    return set(live), signature_of

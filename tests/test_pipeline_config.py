@@ -1,0 +1,232 @@
+"""DAG pipeline definitions: OVMS's schema for ``pipeline_config_list`` and the load-time checks
+in OVMS's order with its status codes and log lines, and the signature a pipeline gets."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from ovserve.shared import errors as E
+from ovserve.shared.pipeline_config import PipelineSchemaError, Source, parse_pipelines
+from ovserve.shared.signature import Signature, TensorSpec
+
+from ovserve.pipeline_check import UNDEFINED, PipelineError, validate_pipeline
+from tests.pipeline_util import node as dl
+from tests.pipeline_util import pipeline as make_pipeline
+
+DUMMY = Signature((TensorSpec("b", "f32", ((1, 1), (10, 10))),), (TensorSpec("a", "f32", ((1, 1), (10, 10))),))
+TWO = Signature(
+    (TensorSpec("a", "f32", ((1, -1), (3, 3))), TensorSpec("b", "i32", ((1, -1), (2, 2)))),
+    (TensorSpec("sum", "f32", ((1, -1), (3, 3))), TensorSpec("neg", "i32", ((1, -1), (2, 2)))),
+)
+RANGE_A = Signature((TensorSpec("x", "f32", ((1, 20), (3, 17))),), (TensorSpec("y", "f32", ((1, 20), (3, 17))),))
+RANGE_B = Signature((TensorSpec("x", "f32", ((15, 30), (1, 4))),), (TensorSpec("y", "f32", ((15, 30), (1, 4))),))
+MODELS = {"dummy": DUMMY, "two": TWO, "range_a": RANGE_A, "range_b": RANGE_B}
+
+
+def signature_of(model: str, version: int) -> Signature | None:
+    return MODELS.get(model) if version in (0, 1) else None
+
+
+def pipeline(nodes: list[dict], outputs: dict[str, tuple[str, str]], inputs: list[str], name: str = "p") -> dict:
+    return make_pipeline(name, inputs, nodes, outputs)
+
+
+# OVMS's config_dummy_dag.json: one DL node
+ONE_NODE = pipeline(
+    [dl("dummyNode", "dummy", {"b": ("request", "b")}, {"a": "a"})], {"a": ("dummyNode", "a")}, ["b"], "pipeline1Dummy"
+)
+CHAIN = pipeline(
+    [
+        dl("first", "dummy", {"b": ("request", "in")}, {"out1": "a"}),
+        dl("second", "dummy", {"b": ("first", "out1")}, {"out2": "a"}),
+    ],
+    {"result": ("second", "out2")},
+    ["in"],
+)
+
+
+def check(doc: dict, models: set[str] | None = None) -> Any:
+    (p,) = parse_pipelines([doc])
+    return validate_pipeline(p, models or set(MODELS), signature_of)
+
+
+def failure(doc: dict) -> tuple[E.Status, str]:
+    with pytest.raises(PipelineError) as info:
+        check(doc)
+    return info.value.status, info.value.log_line
+
+
+def test_parse_ovms_example() -> None:
+    (p,) = parse_pipelines([ONE_NODE])
+    assert p.name == "pipeline1Dummy" and p.inputs == ("b",)
+    assert p.nodes[0].model == "dummy" and p.nodes[0].inputs == (("b", Source("request", "b")),)
+    assert p.outputs == (("a", Source("dummyNode", "a")),)
+
+
+def test_signature_of_one_node_and_a_chain() -> None:
+    valid = check(ONE_NODE)
+    assert valid.signature.inputs == (TensorSpec("b", "f32", ((1, 1), (10, 10))),)
+    assert valid.signature.outputs == (TensorSpec("a", "f32", ((1, 1), (10, 10))),)
+    chain = check(CHAIN)
+    assert chain.order == ("first", "second")
+    assert [t.name for t in chain.signature.inputs] == ["in"]
+    assert [t.name for t in chain.signature.outputs] == ["result"]
+
+
+def test_shared_input_ranges_intersect_and_unused_inputs_vanish() -> None:
+    doc = pipeline(
+        [
+            dl("n1", "range_a", {"x": ("request", "in")}, {"o": "y"}),
+            dl("n2", "range_b", {"x": ("request", "in")}, {"o": "y"}),
+        ],
+        {"o1": ("n1", "o"), "o2": ("n2", "o"), "echo": ("request", "raw")},
+        ["in", "unused", "raw"],
+    )
+    sig = check(doc).signature
+    assert sig.inputs[0] == TensorSpec("in", "f32", ((15, 20), (3, 4)))  # OVMS's TwoParallelModels...Intersection
+    assert [t.name for t in sig.inputs] == ["in", "raw"]  # "unused" feeds nothing: not in metadata
+    assert sig.inputs[1].element_type == UNDEFINED and sig.outputs[2] == TensorSpec("echo", UNDEFINED, ())
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "log"),
+    [
+        (lambda d: d["nodes"].append(copy.deepcopy(d["nodes"][0])), E.PIPELINE_NODE_NAME_DUPLICATE, "multiple nodes"),
+        (
+            lambda d: d["nodes"][0].update(model_name="nope"),
+            E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL,
+            "Missing model: nope",
+        ),
+        (lambda d: d["nodes"][0].update(version=5), E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL, "version: 5"),
+        (
+            lambda d: d["nodes"][1]["inputs"][0]["b"].update(node_name="ghost"),
+            E.PIPELINE_NODE_REFERING_TO_MISSING_NODE,
+            "missing dependency node (name: ghost)",
+        ),
+        (
+            lambda d: d["nodes"][1]["inputs"][0]["b"].update(node_name="response"),
+            E.PIPELINE_EXIT_USED_AS_NODE_DEPENDENCY,
+            "Exit node",
+        ),
+        (
+            lambda d: d["nodes"][1]["inputs"][0].update({"z": d["nodes"][1]["inputs"][0].pop("b")}),
+            E.PIPELINE_CONNECTION_TO_MISSING_MODEL_INPUT,
+            "has no input with name: z",
+        ),
+        (
+            lambda d: d["nodes"][1]["inputs"].append({"b": {"node_name": "request", "data_item": "in"}}),
+            E.PIPELINE_MODEL_INPUT_CONNECTED_TO_MULTIPLE_DATA_SOURCES,
+            "multiple data sources",
+        ),
+        (
+            lambda d: d["nodes"][1]["inputs"][0]["b"].update(data_item="nothing"),
+            E.PIPELINE_NODE_REFERING_TO_MISSING_DATA_SOURCE,
+            "data item: nothing",
+        ),
+        (
+            lambda d: d["nodes"][0]["outputs"][0].update(data_item="zzz"),
+            E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL_OUTPUT,
+            "Missing model output: zzz",
+        ),
+        (
+            lambda d: d["nodes"][1]["inputs"].clear(),
+            E.PIPELINE_NOT_ALL_INPUTS_CONNECTED,
+            "has inputs:: b not connected",
+        ),
+        (
+            lambda d: d["nodes"][0]["inputs"][0]["b"].update(node_name="second", data_item="out2"),
+            E.PIPELINE_CYCLE_FOUND,
+            "creates cycle",
+        ),
+        (
+            lambda d: d["nodes"][0]["inputs"][0]["b"].update(node_name="first", data_item="out1"),
+            E.PIPELINE_CYCLE_FOUND,
+            "connected to itself",
+        ),
+        (
+            lambda d: d["nodes"].append(dl("lonely", "dummy", {"b": ("request", "in")}, {"x": "a"})),
+            E.PIPELINE_CONTAINS_UNCONNECTED_NODES,
+            "not connected nodes",
+        ),
+        (
+            lambda d: d["outputs"][0]["result"].update(data_item="nope"),
+            E.PIPELINE_NODE_REFERING_TO_MISSING_DATA_SOURCE,
+            "for dependent node: response",
+        ),
+        (
+            lambda d: d["nodes"][1].update(model_name="two", inputs=[{"a": {"node_name": "first", "data_item": "out1"}},
+                                                                    {"b": {"node_name": "request", "data_item": "in"}}],
+                                           outputs=[{"data_item": "sum", "alias": "out2"}]),
+            E.INVALID_SHAPE,
+            "Shape mismatch between: dependent node: second; input: a; shape: ([1~-1],3) vs dependency node: first",
+        ),
+    ],
+)  # fmt: skip
+def test_validation_failures(change: Any, status: E.Status, log: str) -> None:
+    doc = copy.deepcopy(CHAIN)
+    change(doc)
+    got_status, got_log = failure(doc)
+    assert got_status == status and log in got_log, got_log
+
+
+def test_precision_mismatch_and_ambiguous_inputs() -> None:
+    doc = pipeline(
+        [
+            dl("t", "two", {"a": ("request", "x"), "b": ("request", "y")}, {"s": "sum", "n": "neg"}),
+            dl("d", "dummy", {"b": ("request", "y")}, {"o": "a"}),
+        ],
+        {"s": ("t", "s"), "o": ("d", "o")},
+        ["x", "y"],
+    )
+    assert failure(doc)[0] == E.PIPELINE_INPUTS_AMBIGUOUS_METADATA  # y: i32 [-1,2] and f32 [1,10]
+    doc = pipeline(
+        [
+            dl("t", "two", {"a": ("request", "x"), "b": ("request", "y")}, {"s": "sum", "n": "neg"}),
+            dl("t2", "two", {"a": ("t", "s"), "b": ("t", "s")}, {"s": "sum"}),
+        ],
+        {"s": ("t2", "s")},
+        ["x", "y"],
+    )
+    status, log = failure(doc)  # sum is f32 [-1,3]; input b is i32 [-1,2]: the shape is checked first
+    assert status == E.INVALID_SHAPE and "input: b" in log
+
+
+def test_name_clash_with_a_model_and_not_implemented_parts() -> None:
+    with pytest.raises(PipelineError) as info:
+        check({**ONE_NODE, "name": "dummy"})
+    assert info.value.status == E.PIPELINE_NAME_OCCUPIED
+    assert info.value.log_line == "Pipeline name: dummy is already occupied by model or mediapipe graph."
+    with pytest.raises(PipelineError) as info:
+        check({**ONE_NODE, "demultiply_count": 0})
+    assert info.value.status == E.NOT_IMPLEMENTED
+
+
+SOURCE = {"node_name": "x", "data_item": "y"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {**ONE_NODE, "extra": 1},
+        {k: v for k, v in ONE_NODE.items() if k != "outputs"},
+        {**ONE_NODE, "inputs": "b"},
+        {**ONE_NODE, "nodes": [{**ONE_NODE["nodes"][0], "type": "python"}]},
+        {**ONE_NODE, "nodes": [{**ONE_NODE["nodes"][0], "library_name": "lib"}]},
+        {**ONE_NODE, "nodes": [{**ONE_NODE["nodes"][0], "version": 0}]},
+        {**ONE_NODE, "nodes": [{**ONE_NODE["nodes"][0], "demultiply_count": 10001}]},
+        {**ONE_NODE, "outputs": [{"a": {"node_name": "dummyNode"}}]},
+        {**ONE_NODE, "outputs": [{"a": SOURCE, "b": SOURCE}]},
+        {**ONE_NODE, "nodes": [{**ONE_NODE["nodes"][0], "params": {"k": 1}}]},
+    ],
+)
+def test_schema_violations(bad: dict) -> None:
+    with pytest.raises(PipelineSchemaError):
+        parse_pipelines([bad])
+
+
+def test_duplicate_pipeline_names_keep_the_first(caplog: pytest.LogCaptureFixture) -> None:
+    second = {**ONE_NODE, "inputs": ["b", "c"]}
+    assert [p.inputs for p in parse_pipelines([ONE_NODE, second])] == [("b",)]
+    assert "Duplicated pipeline names: pipeline1Dummy defined in config file." in caplog.text

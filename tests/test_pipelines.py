@@ -1,0 +1,185 @@
+"""DAG pipelines from config.json on the real server: a chain and a fan-out/fan-in of DL-model
+nodes served like models (status, metadata, TFS REST row and column, KServe REST, gRPC clients),
+listed with the models by the config endpoints, and their lifecycle across reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import ovmsclient
+import pytest
+import requests
+import tritonclient.grpc as grpcclient
+from ovserve.shared import errors as E
+
+from tests import modelgen
+from tests.pipeline_util import node, pipeline
+from tests.server_util import Server
+
+CHAIN = pipeline(
+    "chain",
+    ["in"],
+    [
+        node("first", "dummy", {"b": ("request", "in")}, {"o1": "a"}),
+        node("second", "dummy", {"b": ("first", "o1")}, {"o2": "a"}),
+    ],
+    {"out": ("second", "o2")},
+)
+FAN = pipeline(
+    "fan",
+    ["x", "y"],
+    [
+        node("left", "two", {"a": ("request", "x"), "b": ("request", "y")}, {"s": "sum"}),
+        node("right", "two", {"a": ("request", "x"), "b": ("request", "y")}, {"n": "neg"}),
+        node("join", "two", {"a": ("left", "s"), "b": ("right", "n")}, {"s": "sum", "n": "neg"}),
+    ],
+    {"total": ("join", "s"), "back": ("join", "n"), "double": ("left", "s")},
+)
+BROKEN = pipeline("broken", ["in"], [node("n", "missing", {"b": ("request", "in")}, {"o": "a"})], {"out": ("n", "o")})
+CLASH = {**CHAIN, "name": "dummy"}  # a model has the name: never listed
+
+
+class Repo:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        modelgen.dummy(os.path.join(base, "dummy"))
+        modelgen.two_in_two_out(os.path.join(base, "two"))
+        self.config = os.path.join(base, "config.json")
+
+    def write(self, models: list[str], pipelines: list[dict]) -> None:
+        doc = {
+            "model_config_list": [{"config": {"name": m, "base_path": m}} for m in models],
+            "pipeline_config_list": pipelines,
+        }
+        with open(self.config + ".tmp", "w") as f:
+            json.dump(doc, f)
+        os.rename(self.config + ".tmp", self.config)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
+    repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
+    repo.write(["dummy", "two"], [CHAIN, FAN, BROKEN, CLASH])
+    args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0"]
+    server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
+    try:
+        server.wait_ready()
+        yield server, repo
+    finally:
+        server.stop()
+
+
+def status(server: Server, name: str, suffix: str = "") -> Any:
+    return requests.get(f"{server.url}/v1/models/{name}{suffix}", timeout=10).json()
+
+
+def entry(state: str, code: str = "OK", message: str = "OK") -> dict[str, Any]:
+    return {"version": "1", "state": state, "status": {"error_code": code, "error_message": message}}
+
+
+FAILED = {
+    "version": "1",
+    "state": "LOADING",
+    "status": {"error_code": "FAILED_PRECONDITION", "error_message": "FAILED_PRECONDITION"},
+}
+
+
+def test_status_and_config_list_pipelines_with_models(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    assert status(server, "chain") == {"model_version_status": [entry("AVAILABLE")]}
+    assert status(server, "chain", "/versions/7") == {"model_version_status": [entry("AVAILABLE")]}
+    assert status(server, "broken") == {"model_version_status": [FAILED]}
+    listed = requests.get(server.url + "/v1/config", timeout=10).json()
+    assert sorted(listed) == ["broken", "chain", "dummy", "fan", "two"]
+    assert listed["fan"] == {"model_version_status": [entry("AVAILABLE")]}
+    log = server.read_log()
+    assert "Pipeline name: dummy is already occupied by model or mediapipe graph." in log
+    assert "Validation of pipeline: broken definition failed. Missing model: missing; version: 0" in log
+
+
+def test_metadata_derived_from_the_nodes(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    meta = status(server, "fan", "/metadata")
+    sig = meta["metadata"]["signature_def"]["signatureDef"]["serving_default"]
+    assert sorted(sig["inputs"]) == ["x", "y"] and sig["inputs"]["y"]["dtype"] == "DT_INT32"
+    assert sorted(sig["outputs"]) == ["back", "double", "total"]
+    assert meta["modelSpec"]["version"] == "1"
+    v2 = requests.get(server.url + "/v2/models/fan", timeout=10).json()
+    assert v2["name"] == "fan" and v2["versions"] == ["1"] and v2["platform"] == "OpenVINO"
+    assert {t["name"]: t["shape"] for t in v2["inputs"]} == {"x": [-1, 3], "y": [-1, 2]}
+
+
+def test_predict_rest(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    row = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
+    assert row.status_code == 200 and row.json() == {"predictions": [[3.0] * 10]}
+    column = requests.post(
+        server.url + "/v1/models/chain/versions/3:predict", json={"inputs": [[0.5] * 10]}, timeout=10
+    )
+    assert column.json() == {"outputs": [[2.5] * 10]}
+    fan = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
+    r = requests.post(server.url + "/v1/models/fan:predict", json=fan, timeout=10)
+    assert r.json() == {"outputs": {"total": [[4.0, 8.0, 12.0]], "back": [[4, 5]], "double": [[2.0, 4.0, 6.0]]}}
+    kserve = {
+        "inputs": [
+            {"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 1, 1, 2, 2, 2]},
+            {"name": "y", "shape": [2, 2], "datatype": "INT32", "data": [1, 2, 3, 4]},
+        ]
+    }
+    r = requests.post(server.url + "/v2/models/fan/infer", json=kserve, timeout=10).json()
+    assert r["model_name"] == "fan" and r["model_version"] == "1"
+    assert {o["name"]: o["data"] for o in r["outputs"]}["total"] == [4.0] * 3 + [8.0] * 3
+    bad = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 9]}, timeout=10)
+    assert bad.status_code == 400
+    broken = requests.post(server.url + "/v1/models/broken:predict", json={"instances": [[1.0] * 10]}, timeout=10)
+    assert broken.status_code == 404 and broken.json() == {"error": E.PIPELINE_DEFINITION_NOT_LOADED_YET.message}
+
+
+def test_predict_grpc(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    client = ovmsclient.make_grpc_client(f"127.0.0.1:{server.grpc_port}")
+    out = client.predict(inputs={"in": np.ones((1, 10), np.float32)}, model_name="chain")
+    assert np.array_equal(out, np.full((1, 10), 3.0))
+    triton = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    x = grpcclient.InferInput("x", [1, 3], "FP32")
+    x.set_data_from_numpy(np.array([[1, 2, 3]], np.float32))
+    y = grpcclient.InferInput("y", [1, 2], "INT32")
+    y.set_data_from_numpy(np.array([[6, 7]], np.int32))
+    result = triton.infer("fan", [x, y])
+    assert np.array_equal(result.as_numpy("total"), [[4, 8, 12]]) and np.array_equal(result.as_numpy("back"), [[6, 7]])
+    assert triton.is_model_ready("fan") and not triton.is_model_ready("broken")
+
+
+def reload(server: Server) -> tuple[int, Any]:
+    r = requests.post(server.url + "/v1/config/reload", timeout=60)
+    return r.status_code, r.json()
+
+
+def test_lifecycle_across_reloads(served: tuple[Server, Repo]) -> None:
+    server, repo = served
+    repo.write(["dummy", "two"], [FAN, BROKEN])  # chain removed; broken still fails: so does the reload
+    code, body = reload(server)
+    assert code == 500 and body == {"error": E.CONFIG_RELOAD_FAILED.message}
+    assert status(server, "chain") == {"model_version_status": [entry("END")]}
+    gone = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
+    assert gone.status_code == 404 and gone.json() == {"error": E.PIPELINE_DEFINITION_NOT_LOADED_ANYMORE.message}
+    repo.write(["dummy", "two"], [FAN])  # broken removed
+    assert reload(server)[0] == 201
+    assert status(server, "broken") == {"model_version_status": [entry("END")]}
+    repo.write(["dummy"], [FAN])  # a model the fan uses is removed
+    code, body = reload(server)
+    assert code == 500 and body == {"error": E.CONFIG_RELOAD_FAILED.message}
+    assert status(server, "fan") == {"model_version_status": [FAILED]}
+    repo.write(["dummy", "two"], [FAN, CHAIN])  # the model back, and the chain
+    code, _ = reload(server)
+    assert code == 201
+    assert status(server, "fan") == {"model_version_status": [entry("AVAILABLE")]}
+    assert status(server, "chain") == {"model_version_status": [entry("AVAILABLE")]}
+    assert status(server, "broken") == {"model_version_status": [entry("END")]}
+    assert reload(server)[0] == 200  # nothing changed
+    r = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
+    assert r.json() == {"predictions": [[3.0] * 10]}
