@@ -22,6 +22,7 @@ class PlanNode:
 class PipelinePlan:
     nodes: tuple[PlanNode, ...]
     outputs: tuple[tuple[str, str, str], ...]  # (pipeline output, source node, source alias)
+    chain: bool = False  # every node takes tensors only from the request and the node before it
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> PipelinePlan:
@@ -29,4 +30,10 @@ class PipelinePlan:
             PlanNode(name, model, int(version), tuple(tuple(i) for i in inputs), tuple(tuple(o) for o in outputs))  # type: ignore[misc]
             for name, model, version, inputs, outputs in data["nodes"]
         )
-        return cls(nodes, tuple(tuple(o) for o in data["outputs"]))  # type: ignore[misc]
+        return cls(nodes, tuple(tuple(o) for o in data["outputs"]), _is_chain(nodes))  # type: ignore[misc]
+
+
+def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:
+    return all(
+        all(s in (ENTRY, nodes[i - 1].name if i else ENTRY) for _, s, _ in node.inputs) for i, node in enumerate(nodes)
+    )

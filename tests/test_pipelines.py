@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import ovmsclient
+import psutil
 import pytest
 import requests
 import tritonclient.grpc as grpcclient
@@ -183,3 +186,91 @@ def test_lifecycle_across_reloads(served: tuple[Server, Repo]) -> None:
     assert reload(server)[0] == 200  # nothing changed
     r = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
     assert r.json() == {"predictions": [[3.0] * 10]}
+
+
+class SlowChain:
+    """A server whose pipeline chains two nodes of a ~50 ms model (faults mid-pipeline)."""
+
+    def __init__(self, slow_model: str, base: str, *flags: str) -> None:
+        doc = {
+            "model_config_list": [
+                # f32: CPUs with AMX would run the stack in bf16, five times faster than assumed here
+                {
+                    "config": {
+                        "name": "slow",
+                        "base_path": slow_model,
+                        "plugin_config": {"INFERENCE_PRECISION_HINT": "f32"},
+                    }
+                }
+            ],
+            "pipeline_config_list": [
+                pipeline(
+                    "slow2",
+                    ["x"],
+                    [
+                        node("a", "slow", {"x": ("request", "x")}, {"y": "y"}),
+                        node("b", "slow", {"x": ("a", "y")}, {"y": "y"}),
+                    ],
+                    {"y": ("b", "y")},
+                )
+            ],
+        }
+        config = os.path.join(base, "config.json")
+        with open(config, "w") as f:
+            json.dump(doc, f)
+        args = ["--config_path", config, "--worker_processes", "1", "--front_processes", "1", *flags]
+        self.server = Server(args, os.path.join(base, "slow.log"))
+        self.server.wait_ready()
+
+    def predict(self, timeout: float = 30) -> tuple[int, Any, float]:
+        started = time.monotonic()
+        url = self.server.url + "/v1/models/slow2:predict"
+        r = requests.post(url, json={"inputs": [[1.0, 2, 3, 4]]}, timeout=timeout)
+        return r.status_code, r.json(), time.monotonic() - started
+
+
+def test_pipeline_deadline_is_a_fast_504(slow_model: str, tmp_path: Any) -> None:
+    chain = SlowChain(slow_model, str(tmp_path), "--request_timeout_seconds", "0.02")
+    try:
+        code, body, took = chain.predict()
+        assert code == 504 and body == {"error": E.DEADLINE_EXCEEDED.message} and took < 2.0
+    finally:
+        assert chain.server.stop() == 0
+
+
+def test_pipeline_survives_a_worker_kill_and_hung_up_clients(slow_model: str, tmp_path: Any) -> None:
+    chain = SlowChain(slow_model, str(tmp_path))
+    s = chain.server
+    try:
+        assert chain.predict()[:2] == (200, {"outputs": [[3.0, 4.0, 5.0, 6.0]]})
+        worker = next(p for p in psutil.Process(s.proc.pid).children() if "ovserve.workers" in " ".join(p.cmdline()))
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(chain.predict) for _ in range(8)]
+            time.sleep(0.15)
+            worker.kill()
+            results = [f.result() for f in futures]
+        codes = sorted(code for code, _, _ in results)
+        assert set(codes) <= {200, 503} and 503 in codes, codes  # in-flight ones fail fast, none hangs
+        assert max(took for _, _, took in results) < 10
+        deadline = time.monotonic() + 30
+        while chain.predict()[0] != 200:  # the worker is respawned and loads the model again
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+        def impatient(_: int) -> str:
+            try:
+                chain.predict(timeout=0.03)
+                return "answered"
+            except requests.exceptions.Timeout:
+                return "gave up"
+
+        with ThreadPoolExecutor(16) as pool:
+            outcomes = list(pool.map(impatient, range(48)))
+        assert outcomes.count("gave up") > 24
+        time.sleep(1.0)  # the abandoned nodes are skipped, not computed
+        code, _, took = chain.predict()
+        assert code == 200 and took < 1.0, took
+        print(f"\npipeline faults: worker kill {codes}; after 48 hung-up clients the next answer took {took:.3f}s")
+    finally:
+        assert s.stop() == 0
+        assert s.leftovers() == []
