@@ -55,8 +55,13 @@ def _request_time(out: list[str], name: str, servables: list[Servable], values: 
 
 
 def _per_version(cell: int, histogram: bool = False) -> Callable[[list[str], str, list[Servable], np.ndarray], None]:
+    """A family of a model version's own (inference, queues): pipelines have none (OVMS reports
+    only their requests; their nodes count in their models' families)."""
+
     def write(out: list[str], name: str, servables: list[Servable], values: np.ndarray) -> None:
         for model, e in servables:
+            if e.pipeline:
+                continue
             labels = _labels(name=model, version=str(e.version))
             if histogram:
                 _histogram(out, name, labels, values[e.slot, cell : cell + L.HIST_CELLS])

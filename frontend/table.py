@@ -50,10 +50,10 @@ class RoutingTable:
                 )
             models[name] = entries
         pipelines = data.get("pipelines", {})
-        for name, (state, error, sig, plan) in pipelines.items():
+        for name, (state, error, sig, plan, slot) in pipelines.items():
             signature = Signature.from_wire(sig) if sig is not None else None
             plan_ = PipelinePlan.from_wire(plan) if plan is not None else None
-            models[name] = {1: VersionEntry(1, State(state), ErrorCode(error), signature, [], 0, -1, True, plan_)}
+            models[name] = {1: VersionEntry(1, State(state), ErrorCode(error), signature, [], 0, slot, True, plan_)}
         workers = {int(k): int(v) for k, v in data["workers"].items()}
         return cls(data["gen"], models, workers, bool(data.get("ready", False)), frozenset(pipelines))
 

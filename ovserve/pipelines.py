@@ -6,6 +6,7 @@ re-validated whenever the models they use may have changed."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +76,14 @@ class PipelineSet:
                     log.info("pipeline %s available", name)
         return changed
 
-    def table(self) -> dict[str, list[Any]]:
-        """The fronts' view: state, error, signature and the plan to run (wire form)."""
+    def table(self, slot_of: Callable[[str, int], int]) -> dict[str, list[Any]]:
+        """The fronts' view: state, error, signature, the plan to run (wire form) and the
+        metrics slot of its one version."""
         out: dict[str, list[Any]] = {}
         for name, r in self.records.items():
             signature = r.valid.signature.to_wire() if r.valid else None
-            out[name] = [int(r.state), int(r.error), signature, plan_wire(r.config, r.valid) if r.valid else None]
+            plan = plan_wire(r.config, r.valid) if r.valid else None
+            out[name] = [int(r.state), int(r.error), signature, plan, slot_of(name, 1)]
         return out
 
 

@@ -318,7 +318,7 @@ class Registry:
         return {
             "gen": self.generation,
             "models": models,
-            "pipelines": self.pipelines.table(),
+            "pipelines": self.pipelines.table(self.slots.of),
             "workers": dict(self.workers_alive),
             "ready": self.ready,
         }

@@ -67,7 +67,7 @@ class Repo:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
     repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
     repo.write(["dummy", "two"], [CHAIN, FAN, BROKEN, CLASH])
-    args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0"]
+    args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--metrics_enable"]
     server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
     try:
         server.wait_ready()
@@ -155,6 +155,24 @@ def test_predict_grpc(served: tuple[Server, Repo]) -> None:
     result = triton.infer("fan", [x, y])
     assert np.array_equal(result.as_numpy("total"), [[4, 8, 12]]) and np.array_equal(result.as_numpy("back"), [[6, 7]])
     assert triton.is_model_ready("fan") and not triton.is_model_ready("broken")
+
+
+def test_metrics_count_pipeline_requests(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    series = 'ovms_requests_success{api="TensorFlowServing",interface="REST",method="Predict",name="fan",version="1"}'
+
+    def value() -> int:
+        text = requests.get(server.url + "/metrics", timeout=10).text
+        return int(next(line.split()[-1] for line in text.splitlines() if line.startswith(series)))
+
+    before = value()
+    for _ in range(3):
+        body = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
+        assert requests.post(server.url + "/v1/models/fan:predict", json=body, timeout=10).status_code == 200
+    assert value() == before + 3
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    assert 'ovms_request_time_us_count{interface="REST",name="fan",version="1"}' in text
+    assert 'ovms_streams{name="fan"' not in text  # a pipeline has only request families (as OVMS)
 
 
 def reload(server: Server) -> tuple[int, Any]:
