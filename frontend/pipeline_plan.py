@@ -16,6 +16,8 @@ class PlanNode:
     version: int
     inputs: tuple[tuple[str, str, str], ...]  # (the model's input, source node, source alias)
     outputs: tuple[tuple[str, str], ...]  # (alias, the model's output)
+    per_shard: bool = False  # runs once per shard of the demultiplexer
+    gathers: bool = False  # takes the shards stacked along a new dim 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +25,34 @@ class PipelinePlan:
     nodes: tuple[PlanNode, ...]
     outputs: tuple[tuple[str, str, str], ...]  # (pipeline output, source node, source alias)
     chain: bool = False  # every node takes tensors only from the request and the node before it
+    demux: str | None = None  # "request", a node, or None: where tensors split into shards
+    count: int | None = None  # the demultiply_count (-1: dim 0 decides)
+    shard_sources: frozenset[str] = frozenset()  # nodes (and "request") whose tensors arrive as shards
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> PipelinePlan:
         nodes = tuple(
-            PlanNode(name, model, int(version), tuple(tuple(i) for i in inputs), tuple(tuple(o) for o in outputs))  # type: ignore[misc]
-            for name, model, version, inputs, outputs in data["nodes"]
+            PlanNode(
+                name,
+                model,
+                int(version),
+                tuple(tuple(i) for i in inputs),  # type: ignore[misc]
+                tuple(tuple(o) for o in outputs),  # type: ignore[misc]
+                bool(per_shard),
+                bool(gathers),
+            )
+            for name, model, version, inputs, outputs, per_shard, gathers in data["nodes"]
         )
-        return cls(nodes, tuple(tuple(o) for o in data["outputs"]), _is_chain(nodes))  # type: ignore[misc]
+        demux = data.get("demux")
+        outputs = tuple(tuple(o) for o in data["outputs"])
+        return cls(
+            nodes,
+            outputs,  # type: ignore[arg-type]
+            demux is None and _is_chain(nodes),
+            demux,
+            data.get("count"),
+            frozenset(data.get("shard_sources", ())),
+        )
 
 
 def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:

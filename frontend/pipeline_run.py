@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 from ovserve.frontend.pipeline_plan import ENTRY, PipelinePlan, PlanNode
+from ovserve.shared import errors as E
+from ovserve.shared.errors import OvmsError
 
 Tensors = list[tuple[str, np.ndarray]]
 RunNode = Callable[[str, int, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # (model, version, inputs)
@@ -18,6 +20,8 @@ RunNode = Callable[[str, int, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # 
 
 async def run_pipeline(plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> Tensors:
     """The pipeline's outputs, in the order of its definition."""
+    if plan.demux is not None:
+        return await _Sharded(plan, inputs, run_node).run()
     results: dict[str, dict[str, np.ndarray]] = {}
 
     def source(node: str, item: str) -> np.ndarray:
@@ -54,6 +58,71 @@ async def _as_sources_answer(plan: PipelinePlan, run: Callable[[PlanNode], Await
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
+
+
+DEMULTIPLY_LIMIT = 10000
+
+
+def shard_count(tensors: Mapping[str, np.ndarray], count: int | None) -> int:
+    """How many shards a demultiplexer's tensors split into (their dim 0), with OVMS's errors."""
+    counts = set()
+    for array in tensors.values():
+        if array.ndim < 3:
+            raise OvmsError(E.PIPELINE_WRONG_NUMBER_OF_DIMENSIONS_TO_DEMULTIPLY)
+        counts.add(array.shape[0])
+    n = counts.pop() if len(counts) == 1 else -1
+    if n > DEMULTIPLY_LIMIT:
+        raise OvmsError(E.PIPELINE_TOO_LARGE_DIMENSION_SIZE_TO_DEMULTIPLY)
+    if n < 1 or counts or (count is not None and count > 0 and n != count):
+        raise OvmsError(E.PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY)
+    return n
+
+
+class _Sharded:
+    """A pipeline with a demultiplexer: its tensors split along dim 0 into shards, the nodes
+    after it run once per shard, a gathering node (or the response) takes the shards stacked
+    along a new dim 0."""
+
+    def __init__(self, plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> None:
+        self.plan, self.inputs, self.run_node = plan, inputs, run_node
+        self.whole: dict[str, dict[str, np.ndarray]] = {}  # node -> alias -> tensor (nodes run once)
+        self.shards: dict[str, list[dict[str, np.ndarray]]] = {}  # per-shard nodes: one dict per shard
+        self.n = 0
+
+    def value(self, node: str, item: str, shard: int | None) -> np.ndarray:
+        """A source's tensor: one shard of it (``shard``), or the shards stacked (None)."""
+        plan = self.plan
+        if node not in plan.shard_sources:
+            return self.inputs[item] if node == ENTRY else self.whole[node][item]
+        if node == plan.demux:
+            whole = self.inputs[item] if node == ENTRY else self.whole[node][item]
+            return whole if shard is None else whole[shard]
+        if shard is None:
+            return np.stack([part[item] for part in self.shards[node]])
+        return self.shards[node][shard][item]
+
+    async def node(self, node: PlanNode) -> None:
+        def feed(shard: int | None) -> dict[str, np.ndarray]:
+            return {i: self.value(s, a, shard) for i, s, a in node.inputs}
+
+        def named(answer: Tensors) -> dict[str, np.ndarray]:
+            found = dict(answer)
+            return {alias: found[real] for alias, real in node.outputs if real in found}
+
+        if node.per_shard:
+            answers = await asyncio.gather(*(self.run_node(node.model, node.version, feed(i)) for i in range(self.n)))
+            self.shards[node.name] = [named(a) for a in answers]
+            return
+        self.whole[node.name] = named(await self.run_node(node.model, node.version, feed(None)))
+        if node.name == self.plan.demux:
+            self.n = shard_count(self.whole[node.name], self.plan.count)
+
+    async def run(self) -> Tensors:
+        plan = self.plan
+        if plan.demux == ENTRY:
+            self.n = shard_count(self.inputs, plan.count)
+        await _as_sources_answer(plan, self.node)
+        return [(name, self.value(node, item, None)) for name, node, item in plan.outputs]
 
 
 def split_passthrough(inputs: Mapping[str, Any], undefined: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ovserve.pipeline_shards import Shards
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, ENTRY, EXIT, NodeConfig, PipelineConfig, Source
@@ -29,6 +30,10 @@ class PipelineError(Exception):
 class ValidPipeline:
     signature: Signature
     order: tuple[str, ...]  # the nodes in an order where every node comes after its sources
+    demux: str | None = None  # "request", a node, or None: where tensors split into shards
+    count: int | None = None  # its demultiply_count (-1: as many as dim 0 has)
+    per_shard: frozenset[str] = frozenset()  # nodes that run once per shard
+    shard_sources: frozenset[str] = frozenset()  # nodes (and "request") whose tensors arrive as shards
 
 
 def _intersect(a: Dim, b: Dim) -> Dim | None:
@@ -47,6 +52,7 @@ class _Check:
         self.nodes = {n.name: n for n in p.nodes}
         self.signatures: dict[str, Signature] = {}
         self.signature_of = signature_of
+        self.sh = Shards(p, None)
 
     def fail(self, status: Status, text: str) -> PipelineError:
         return PipelineError(status, text)
@@ -69,17 +75,50 @@ class _Check:
                     f"PipelineDefinition: {p.name} has multiple nodes with name: {node.name}",
                 )
             seen.add(node.name)
-        if p.demultiply_count is not None or any(
-            n.demultiply_count is not None or n.gather_from or n.kind == CUSTOM for n in p.nodes
-        ):
-            raise self.fail(
-                E.NOT_IMPLEMENTED, f"Pipeline: {p.name} uses custom nodes or demultiplexing: not implemented yet"
-            )
+        if any(n.kind == CUSTOM for n in p.nodes):
+            raise self.fail(E.NOT_IMPLEMENTED, f"Pipeline: {p.name} uses custom nodes: not implemented yet")
+        demuxers = [ENTRY] if p.demultiply_count is not None else []
+        demuxers += [n.name for n in p.nodes if n.demultiply_count is not None]
+        if len(demuxers) > 1:
+            text = f"Pipeline: {p.name} has more than one demultiplexer: not implemented yet"
+            raise self.fail(E.NOT_IMPLEMENTED, text)
+        self.sh = Shards(p, demuxers[0] if demuxers else None)
+        for node in p.nodes:
+            for gathered in node.gather_from:
+                if gathered not in self.nodes:
+                    raise self.fail(
+                        E.PIPELINE_NODE_GATHER_FROM_NOT_EXISTING_NODE, f"Node: {node.name} gathers from {gathered}"
+                    )
+                if gathered != self.sh.demux:
+                    raise self.fail(
+                        E.PIPELINE_NODE_GATHER_FROM_NOT_DEMULTIPLEXER, f"Node: {node.name} gathers from {gathered}"
+                    )
         for node in p.nodes:
             self.check_node(node)
         self.check_response()
         order = self.check_cycles()
-        return ValidPipeline(Signature(self.pipeline_inputs(), self.pipeline_outputs()), order)
+        signature = Signature(self.pipeline_inputs(), self.pipeline_outputs())
+        per_shard = frozenset(n.name for n in p.nodes if self.sh.per_shard(n))
+        sources = frozenset(name for name in [ENTRY, *self.nodes] if self.sh.shards(name))
+        return ValidPipeline(signature, order, self.sh.demux, self.sh.count, per_shard, sources)
+
+    def check_demultiplexer(self, node: NodeConfig) -> None:
+        signature = self.signatures[node.name]
+        for alias, real in node.outputs:
+            spec = next((t for t in signature.outputs if t.name == real), None)
+            if spec is None:
+                continue  # reported where an alias is used
+            if len(spec.dims) < 3:
+                raise self.invalid(
+                    E.PIPELINE_NOT_ENOUGH_SHAPE_DIMENSIONS_TO_DEMULTIPLY,
+                    f"Node: {node.name} demultiply cannot occur due to not enough shape dimensions: {len(spec.dims)}",
+                )
+            count, (lo, hi) = node.demultiply_count, spec.dims[0]
+            if count is not None and count > 0 and lo == hi and lo != count:
+                raise self.invalid(
+                    E.PIPELINE_DEMULTIPLY_COUNT_DOES_NOT_MATCH_TENSOR_SHARD_COUNT,
+                    f"Node: {node.name} output: {alias} has dim 0 {lo} and demultiply_count {count}",
+                )
 
     def check_node(self, node: NodeConfig) -> None:
         signature = self.signature_of(node.model, node.version)
@@ -105,7 +144,20 @@ class _Check:
             connected.add(model_input)
             produced = self.source_spec(node.name, source)
             if produced is not None:
-                self.check_match(node.name, inputs[model_input], source, produced)
+                self.check_match(node.name, inputs[model_input], source, self.sh.edge_dims(node, source, produced))
+        sources = [s.node for _, s in node.inputs if s.node == ENTRY or s.node in self.nodes]
+        if not node.gather_from and len({self.sh.shards(src) for src in sources}) > 1:
+            raise self.fail(
+                E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER,
+                f"In pipeline: {self.p.name} node: {node.name} takes both shards and whole tensors",
+            )
+        if node.gather_from and not any(self.sh.shards(src) for src in sources):
+            raise self.fail(
+                E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER,
+                f"In pipeline: {self.p.name} node: {node.name} gathers from {node.gather_from[0]} but takes no shards",
+            )
+        if node.name == self.sh.demux:
+            self.check_demultiplexer(node)
         missing = sorted(set(inputs) - connected)
         if missing:
             raise self.invalid(
@@ -241,6 +293,8 @@ class _Check:
                     E.PIPELINE_INPUTS_AMBIGUOUS_METADATA,
                     f"Pipeline input: {name} is connected to nodes that require different tensor metadata",
                 )
+            if self.sh.demux == ENTRY:  # every pipeline input gets the shards' dim in front
+                dims = [self.sh.count_dim(), *dims]
             specs.append(TensorSpec(name, uses[0].element_type, tuple(dims), uses[0].layout))
         return tuple(specs)
 
@@ -251,7 +305,9 @@ class _Check:
             if source.node == ENTRY:
                 spec = inputs.get(source.item, TensorSpec(source.item, UNDEFINED, ()))
             else:
-                spec = self.source_spec(EXIT, source)  # type: ignore[assignment]
+                produced = self.source_spec(EXIT, source)
+                assert produced is not None
+                spec = self.sh.edge_dims(None, source, produced)
             specs.append(TensorSpec(name, spec.element_type, spec.dims))
         return tuple(specs)
 

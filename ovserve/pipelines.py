@@ -88,7 +88,8 @@ class PipelineSet:
 
 
 def plan_wire(config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
-    """Nodes in an order where each comes after its sources, with their connections."""
+    """Nodes in an order where each comes after its sources, with their connections, and where
+    tensors split into shards (the demultiplexer) and which nodes run per shard."""
     nodes = {n.name: n for n in config.nodes}
     return {
         "nodes": [
@@ -98,10 +99,15 @@ def plan_wire(config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
                 n.version,
                 [[model_input, s.node, s.item] for model_input, s in n.inputs],
                 [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
+                n.name in valid.per_shard,
+                bool(n.gather_from),
             ]
             for n in (nodes[name] for name in valid.order)
         ],
         "outputs": [[name, s.node, s.item] for name, s in config.outputs],
+        "demux": valid.demux,
+        "count": valid.count,
+        "shard_sources": sorted(valid.shard_sources),
     }
 
 

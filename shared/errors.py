@@ -94,6 +94,19 @@ PIPELINE_NOT_ALL_INPUTS_CONNECTED = Status(
 )
 PIPELINE_CYCLE_FOUND = Status(500, "Pipeline definition contains a cycle")
 PIPELINE_CONTAINS_UNCONNECTED_NODES = Status(500, "Pipeline definition has unconnected nodes")
+PIPELINE_NODE_GATHER_FROM_NOT_EXISTING_NODE = Status(500, "Gather node refers to not existing node")
+PIPELINE_NODE_GATHER_FROM_NOT_DEMULTIPLEXER = Status(500, "Gather node refers to node that isn't demultiplexer")
+PIPELINE_NOT_ENOUGH_SHAPE_DIMENSIONS_TO_DEMULTIPLY = Status(
+    500, "Pipeline has not enough shape dimensions to demultiply"
+)
+PIPELINE_DEMULTIPLY_COUNT_DOES_NOT_MATCH_TENSOR_SHARD_COUNT = Status(
+    500, "Demultiplication count does not match tensor first dimension"
+)
+PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER = Status(500, "Demultiplexer and gather nodes are not in LIFO order")
+# DAG pipelines: demultiplexing at run time (unmapped: 500)
+PIPELINE_TOO_LARGE_DIMENSION_SIZE_TO_DEMULTIPLY = Status(500, "Too large dynamic demultiplication requested.")
+PIPELINE_WRONG_NUMBER_OF_DIMENSIONS_TO_DEMULTIPLY = Status(500, "Wrong number of dimensions in a tensor to be sharded")
+PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY = Status(500, "Wrong dimension size. Should match demultiply count")
 PIPELINE_INPUTS_AMBIGUOUS_METADATA = Status(
     500, "Multiple nodes connected to the same pipeline input require different tensor metadata"
 )

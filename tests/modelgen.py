@@ -52,6 +52,31 @@ def mlp(base: str, version: int = 1, width: int = 1024, layers: int = 4, classes
     return _save(ov.Model([y], [x], "mlp"), base, version)
 
 
+def tile3(base: str, version: int = 1) -> str:
+    """``x`` f32 [1,10] -> ``t`` [3,1,10] = (x, x+10, x+20): a demultiplexer's source."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 10], ov.Type.f32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    parts = [ops.unsqueeze(ops.add(x, ops.constant(np.float32(10 * k))), ops.constant(np.int64(0))) for k in range(3)]
+    t = ops.concat(parts, 0)
+    t.output(0).get_tensor().set_names({"t"})
+    return _save(ov.Model([t], [x], "tile3"), base, version)
+
+
+def sum3(base: str, version: int = 1) -> str:
+    """``s`` f32 [3,1,10] -> ``total`` [1,10]: the sum over dim 0 (a gathering node)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([3, 1, 10], ov.Type.f32, name="s")
+    x.output(0).get_tensor().set_names({"s"})
+    y = ops.reduce_sum(x, ops.constant(np.array([0], np.int64)), keep_dims=False)
+    y.output(0).get_tensor().set_names({"total"})
+    return _save(ov.Model([y], [x], "sum3"), base, version)
+
+
 def reduce_max(base: str, version: int = 1, width: int = 10) -> str:
     """``x`` f32 [-1, width] -> ``m`` [1, 1] = its largest element: a large input, a tiny answer."""
     import openvino as ov

@@ -22,7 +22,11 @@ TWO = Signature(
 )
 RANGE_A = Signature((TensorSpec("x", "f32", ((1, 20), (3, 17))),), (TensorSpec("y", "f32", ((1, 20), (3, 17))),))
 RANGE_B = Signature((TensorSpec("x", "f32", ((15, 30), (1, 4))),), (TensorSpec("y", "f32", ((15, 30), (1, 4))),))
-MODELS = {"dummy": DUMMY, "two": TWO, "range_a": RANGE_A, "range_b": RANGE_B}
+TILE = Signature((TensorSpec("x", "f32", ((1, 1), (10, 10))),), (TensorSpec("t", "f32", ((3, 3), (1, 1), (10, 10))),))
+SUM3 = Signature(
+    (TensorSpec("s", "f32", ((3, 3), (1, 1), (10, 10))),), (TensorSpec("total", "f32", ((1, 1), (10, 10))),)
+)
+MODELS = {"dummy": DUMMY, "two": TWO, "range_a": RANGE_A, "range_b": RANGE_B, "tile3": TILE, "sum3": SUM3}
 
 
 def signature_of(model: str, version: int) -> Signature | None:
@@ -198,9 +202,56 @@ def test_name_clash_with_a_model_and_not_implemented_parts() -> None:
         check({**ONE_NODE, "name": "dummy"})
     assert info.value.status == E.PIPELINE_NAME_OCCUPIED
     assert info.value.log_line == "Pipeline name: dummy is already occupied by model or mediapipe graph."
+    custom = {"name": "c", "type": "custom", "library_name": "lib", "inputs": [], "outputs": []}
     with pytest.raises(PipelineError) as info:
-        check({**ONE_NODE, "demultiply_count": 0})
+        check({**ONE_NODE, "nodes": [*ONE_NODE["nodes"], custom]})
     assert info.value.status == E.NOT_IMPLEMENTED
+
+
+DEMUX = pipeline(
+    [
+        dl("tile", "tile3", {"x": ("request", "x")}, {"t": "t"}, demultiply_count=3),
+        dl("each", "dummy", {"b": ("tile", "t")}, {"a": "a"}),
+        dl("sum", "sum3", {"s": ("each", "a")}, {"total": "total"}, gather_from_node="tile"),
+    ],
+    {"total": ("sum", "total"), "each": ("each", "a")},
+    ["x"],
+)
+
+
+def test_demultiplexing_shapes() -> None:
+    valid = check(DEMUX)
+    assert valid.demux == "tile" and valid.count == 3 and valid.per_shard == {"each"}
+    assert {t.name: t.dims for t in valid.signature.outputs} == {
+        "total": ((1, 1), (10, 10)),
+        "each": ((3, 3), (1, 1), (10, 10)),  # gathered by the response: the shards' dim in front
+    }
+    entry = check({**ONE_NODE, "demultiply_count": 0})  # 0 means dynamic (-1), as OVMS
+    assert entry.count == -1 and entry.signature.inputs[0].dims == ((0, -1), (1, 1), (10, 10))
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda d: d["nodes"][2].update(gather_from_node="ghost"), E.PIPELINE_NODE_GATHER_FROM_NOT_EXISTING_NODE),
+        (lambda d: d["nodes"][2].update(gather_from_node="each"), E.PIPELINE_NODE_GATHER_FROM_NOT_DEMULTIPLEXER),
+        (
+            lambda d: d["nodes"][0].update(demultiply_count=4),
+            E.PIPELINE_DEMULTIPLY_COUNT_DOES_NOT_MATCH_TENSOR_SHARD_COUNT,
+        ),
+        (lambda d: d["nodes"][1].update(demultiply_count=2), E.NOT_IMPLEMENTED),  # two demultiplexers
+        (lambda d: d["nodes"][2].pop("gather_from_node"), E.INVALID_SHAPE),  # sum3 gets [1,10] shards
+        (
+            lambda d: d["nodes"].__setitem__(0, {**d["nodes"][1], "name": "tile", "demultiply_count": 3,
+                                                 "inputs": [{"b": {"node_name": "request", "data_item": "x"}}]}),
+            E.PIPELINE_NOT_ENOUGH_SHAPE_DIMENSIONS_TO_DEMULTIPLY,
+        ),
+    ],
+)  # fmt: skip
+def test_demultiplexing_failures(change: Any, status: E.Status) -> None:
+    doc = copy.deepcopy(DEMUX)
+    change(doc)
+    assert failure(doc)[0] == status
 
 
 SOURCE = {"node_name": "x", "data_item": "y"}

@@ -42,6 +42,20 @@ FAN = pipeline(
     ],
     {"total": ("join", "s"), "back": ("join", "n"), "double": ("left", "s")},
 )
+ENTRY_DEMUX = {  # OVMS's config_dummy_dynamic_entry_dag.json: the request splits along dim 0
+    **pipeline("entry_demux", ["b"], [node("d", "dummy", {"b": ("request", "b")}, {"a": "a"})], {"a": ("d", "a")}),
+    "demultiply_count": 0,
+}
+NODE_DEMUX = pipeline(
+    "node_demux",
+    ["x"],
+    [
+        node("tile", "tile3", {"x": ("request", "x")}, {"t": "t"}, demultiply_count=3),
+        node("each", "dummy", {"b": ("tile", "t")}, {"a": "a"}),
+        node("sum", "sum3", {"s": ("each", "a")}, {"total": "total"}, gather_from_node="tile"),
+    ],
+    {"total": ("sum", "total"), "each": ("each", "a")},
+)
 BROKEN = pipeline("broken", ["in"], [node("n", "missing", {"b": ("request", "in")}, {"o": "a"})], {"out": ("n", "o")})
 CLASH = {**CHAIN, "name": "dummy"}  # a model has the name: never listed
 
@@ -51,6 +65,8 @@ class Repo:
         self.base = base
         modelgen.dummy(os.path.join(base, "dummy"))
         modelgen.two_in_two_out(os.path.join(base, "two"))
+        modelgen.tile3(os.path.join(base, "tile3"))
+        modelgen.sum3(os.path.join(base, "sum3"))
         self.config = os.path.join(base, "config.json")
 
     def write(self, models: list[str], pipelines: list[dict]) -> None:
@@ -66,7 +82,7 @@ class Repo:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
     repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
-    repo.write(["dummy", "two"], [CHAIN, FAN, BROKEN, CLASH])
+    repo.write(["dummy", "two", "tile3", "sum3"], [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX])
     args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--metrics_enable"]
     server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
     try:
@@ -97,7 +113,7 @@ def test_status_and_config_list_pipelines_with_models(served: tuple[Server, Repo
     assert status(server, "chain", "/versions/7") == {"model_version_status": [entry("AVAILABLE")]}
     assert status(server, "broken") == {"model_version_status": [FAILED]}
     listed = requests.get(server.url + "/v1/config", timeout=10).json()
-    assert sorted(listed) == ["broken", "chain", "dummy", "fan", "two"]
+    assert sorted(listed) == ["broken", "chain", "dummy", "entry_demux", "fan", "node_demux", "sum3", "tile3", "two"]
     assert listed["fan"] == {"model_version_status": [entry("AVAILABLE")]}
     log = server.read_log()
     assert "Pipeline name: dummy is already occupied by model or mediapipe graph." in log
@@ -142,6 +158,24 @@ def test_predict_rest(served: tuple[Server, Repo]) -> None:
     assert broken.status_code == 404 and broken.json() == {"error": E.PIPELINE_DEFINITION_NOT_LOADED_YET.message}
 
 
+def test_demultiplexing(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    entry_meta = requests.get(server.url + "/v2/models/entry_demux", timeout=10).json()
+    assert entry_meta["inputs"][0]["shape"] == [-1, 1, 10] and entry_meta["outputs"][0]["shape"] == [-1, 1, 10]
+    x = [[[float(k)] * 10] for k in range(3)]  # [3,1,10]: three requests to dummy
+    r = requests.post(server.url + "/v1/models/entry_demux:predict", json={"inputs": x}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"outputs": [[[float(k) + 1] * 10] for k in range(3)]}
+    node_meta = requests.get(server.url + "/v2/models/node_demux", timeout=10).json()
+    assert {t["name"]: t["shape"] for t in node_meta["outputs"]} == {"total": [1, 10], "each": [3, 1, 10]}
+    r = requests.post(server.url + "/v1/models/node_demux:predict", json={"inputs": [[1.0] * 10]}, timeout=10)
+    out = r.json()["outputs"]
+    # tile: (x, x+10, x+20); each shard +1; gathered and summed: 3x + 33
+    assert out["total"] == [[36.0] * 10]
+    assert out["each"] == [[[2.0] * 10], [[12.0] * 10], [[22.0] * 10]]  # gathered by the response
+    wrong = requests.post(server.url + "/v1/models/entry_demux:predict", json={"inputs": [[1.0] * 10]}, timeout=10)
+    assert wrong.status_code == 400  # [1,10] is not [-1,1,10]
+
+
 def test_predict_grpc(served: tuple[Server, Repo]) -> None:
     server, _ = served
     client = ovmsclient.make_grpc_client(f"127.0.0.1:{server.grpc_port}")
@@ -182,7 +216,9 @@ def reload(server: Server) -> tuple[int, Any]:
 
 def test_lifecycle_across_reloads(served: tuple[Server, Repo]) -> None:
     server, repo = served
-    repo.write(["dummy", "two"], [FAN, BROKEN])  # chain removed; broken still fails: so does the reload
+    repo.write(
+        ["dummy", "two", "tile3", "sum3"], [FAN, BROKEN]
+    )  # chain removed; broken still fails: so does the reload
     code, body = reload(server)
     assert code == 500 and body == {"error": E.CONFIG_RELOAD_FAILED.message}
     assert status(server, "chain") == {"model_version_status": [entry("END")]}
