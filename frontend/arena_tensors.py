@@ -17,17 +17,28 @@ from ovserve.shared.signature import Signature, TensorSpec
 
 log = logging.getLogger("ovserve.front")
 MIN_OUTPUT_RESERVE = 64 * 1024  # outputs of unknown size: at least this much, else 4x the inputs
-Measured = list[tuple[int, list[bytes] | None]]  # per input: bytes in the arena, string items
+# per input: bytes it takes in the block, its string items, or where it already is in the arena
+Measured = list[tuple[int, list[bytes] | None, int | None]]
 
 
-def measure(inputs: list[tuple[TensorSpec, np.ndarray]]) -> Measured:
+def resident(arena: Segment, array: np.ndarray) -> int | None:
+    """Where ``array`` already lies in ``arena`` (a pipeline node's output feeding the next
+    node: passed by offset, not copied), or None."""
+    if array.dtype == object or not array.flags.c_contiguous or array.nbytes == 0:
+        return None
+    offset = array.__array_interface__["data"][0] - arena.address
+    return offset if offset >= 0 and offset + array.nbytes <= arena.size else None
+
+
+def measure(inputs: list[tuple[TensorSpec, np.ndarray]], arena: Segment | None = None) -> Measured:
     out: Measured = []
     for _, array in inputs:
         if array.dtype == object:
             items = array.reshape(-1).tolist()
-            out.append((strings.packed_size(items), items))
-        else:
-            out.append((array.nbytes, None))
+            out.append((strings.packed_size(items), items, None))
+            continue
+        at = resident(arena, array) if arena is not None else None
+        out.append((0 if at is not None else array.nbytes, None, at))
     return out
 
 
@@ -46,7 +57,10 @@ def write_inputs(
 ) -> tuple[list[TensorDesc], int]:
     """The inputs' descriptors, and where the outputs' reservation starts."""
     descs = []
-    for (spec, array), (n, items) in zip(inputs, sizes, strict=True):
+    for (spec, array), (n, items, at) in zip(inputs, sizes, strict=True):
+        if at is not None:  # already in the arena (held by its producer until this one answers)
+            descs.append(TensorDesc(spec.name, at, array.dtype.str, list(array.shape)))
+            continue
         if items is not None:
             strings.pack_into(items, arena.buffer, cursor)
         else:
@@ -56,8 +70,11 @@ def write_inputs(
     return descs, cursor
 
 
-def read_outputs(arena: Segment, result: InferResult, block_end: int) -> list[tuple[str, np.ndarray]]:
-    """The result's outputs (copies: the block is released after), or the error it carries."""
+def read_outputs(
+    arena: Segment, result: InferResult, block_end: int, copy: bool = True
+) -> list[tuple[str, np.ndarray]]:
+    """The result's outputs, or the error it carries: copies (the block is released after), or
+    with ``copy=False`` views of the block (its holder releases it when done with them)."""
     if result.outputs is None:
         raise OvmsError(E.BY_NAME.get(result.error, E.INTERNAL_ERROR), result.details)
     outputs = []
@@ -75,7 +92,9 @@ def read_outputs(arena: Segment, result: InferResult, block_end: int) -> list[tu
             elif inline is not None:
                 array = np.frombuffer(inline, dtype=t.dtype).reshape(t.shape)
             else:
-                array = arena.view(t.offset, t.dtype, t.shape).copy()
+                array = arena.view(t.offset, t.dtype, t.shape)
+                if copy:
+                    array = array.copy()
             outputs.append((t.name, array))
     except (ValueError, TypeError) as exc:  # a result that does not describe its tensors
         log.error("malformed result tensors: %s", exc)

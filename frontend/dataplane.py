@@ -130,16 +130,22 @@ class DataPlane:
         defined = Signature(tuple(t for t in entry.signature.inputs if t.name not in undefined), ())
         validated = {spec.name: array for spec, array in await self._checked(checked, defined, declared, dialect)}
 
+        held: list[int] = []  # the blocks whose outputs later nodes read in place
+
         async def run_node(
             model: str, version: int, node_inputs: Mapping[str, np.ndarray]
         ) -> list[tuple[str, np.ndarray]]:
             node_entry = await self.wait_available(model, version)
             assert node_entry.signature is not None
-            return await self._dispatch(
-                model, node_entry, await self._checked(node_inputs, node_entry.signature, None, dialect)
-            )
+            checked = await self._checked(node_inputs, node_entry.signature, None, dialect)
+            return await self._dispatch(model, node_entry, checked, held)
 
-        return strings_2d_out(await run_pipeline(entry.plan, {**validated, **passthrough}, run_node))
+        try:
+            outputs = await run_pipeline(entry.plan, {**validated, **passthrough}, run_node)
+            return strings_2d_out([(name, np.array(array)) for name, array in outputs])  # out of the arena
+        finally:
+            for block in held:
+                self.dispatcher.release(block)
 
     async def _checked(
         self,
@@ -154,17 +160,27 @@ class DataPlane:
         return checked
 
     async def _dispatch(
-        self, name: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
+        self,
+        name: str,
+        entry: VersionEntry,
+        inputs: list[tuple[TensorSpec, np.ndarray]],
+        held: list[int] | None = None,
     ) -> list[tuple[str, np.ndarray]]:
+        """``held``: keep the outputs in the arena (views), their block appended to it."""
         cells = self.metrics.cells
-        if cells is None or entry.slot < 0:
-            return await self.dispatcher.infer(name, entry, inputs)
         current = entry.slot * BLOCK + CURRENT  # ovms_current_requests, on every request's path
-        cells.cells[current] += 1
+        counted = cells is not None and entry.slot >= 0
+        if counted:
+            cells.cells[current] += 1  # type: ignore[union-attr]
         try:
-            return await self.dispatcher.infer(name, entry, inputs)
+            if held is None:
+                return await self.dispatcher.infer(name, entry, inputs)
+            outputs, block = await self.dispatcher.infer_held(name, entry, inputs)
+            held.append(block)
+            return outputs
         finally:
-            cells.cells[current] -= 1
+            if counted:
+                cells.cells[current] -= 1  # type: ignore[union-attr]
 
     # ---- configuration ------------------------------------------------------------------------
     async def reload_config(self) -> tuple[int, str | None]:

@@ -224,13 +224,31 @@ class Dispatcher:
     async def infer(
         self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
     ) -> list[tuple[str, np.ndarray]]:
+        outputs, _ = await self._infer(model, entry, inputs, hold=False)
+        return outputs
+
+    async def infer_held(
+        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
+    ) -> tuple[list[tuple[str, np.ndarray]], int]:
+        """Outputs as views of their block, and the block: the caller ``release``s it once it is
+        done with them (a pipeline passes them to the next node without a copy). Inputs that are
+        such views already are passed by offset."""
+        return await self._infer(model, entry, inputs, hold=True)
+
+    def release(self, block: int) -> None:
+        self.alloc.release(block)
+
+    async def _infer(
+        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]], hold: bool
+    ) -> tuple[list[tuple[str, np.ndarray]], int]:
         signature = entry.signature
         assert signature is not None
         worker = self._pick(entry.workers)
-        sizes = arena_tensors.measure(inputs)
-        in_bytes = sum(aligned(n) for n, _ in sizes)
+        sizes = arena_tensors.measure(inputs, self.arena if hold else None)
+        in_bytes = sum(aligned(n) for n, _, _ in sizes)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
-        out_bytes = arena_tensors.output_reserve(signature, batch, in_bytes)
+        all_inputs = sum(array.nbytes for _, array in inputs)
+        out_bytes = arena_tensors.output_reserve(signature, batch, max(in_bytes, all_inputs))
         if ALIGN + in_bytes + out_bytes > self.alloc.size:
             raise OvmsError(E.TENSORS_TOO_LARGE)
         block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
@@ -268,10 +286,17 @@ class Dispatcher:
             raise
         finally:
             timer.cancel()
+        end = block + ALIGN + in_bytes + out_bytes
+        if not hold:
+            try:
+                return arena_tensors.read_outputs(self.arena, reply, end), block
+            finally:
+                self.alloc.release(block)
         try:
-            return arena_tensors.read_outputs(self.arena, reply, block + ALIGN + in_bytes + out_bytes)
-        finally:
+            return arena_tensors.read_outputs(self.arena, reply, end, copy=False), block
+        except BaseException:
             self.alloc.release(block)
+            raise
 
     def close(self) -> None:
         self.wanted = {}

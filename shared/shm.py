@@ -69,6 +69,7 @@ class Segment:
             os.close(fd)
         self.committed = 0
         self.buffer = memoryview(self.map)
+        self.address = np.frombuffer(self.map, dtype=np.uint8).__array_interface__["data"][0]
 
     def commit(self, end: int) -> bool:
         """Make sure bytes up to ``end`` have pages (in steps, so rarely a syscall); False when

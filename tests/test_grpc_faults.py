@@ -180,7 +180,13 @@ def test_grpc_front_killed_is_respawned(slow_model: str, tmp_path: Path) -> None
         assert len(first) == 2
         first[0].send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(grpc_fronts(server)) < 2:
+
+        def respawned_fronts() -> list[psutil.Process]:
+            """Both gRPC fronts, the killed one (listed until it is reaped) replaced."""
+            fronts = grpc_fronts(server)
+            return fronts if len(fronts) == 2 and first[0].pid not in {p.pid for p in fronts} else []
+
+        while time.monotonic() < deadline and not respawned_fronts():
             time.sleep(0.1)
         respawned = grpc_fronts(server)
         time.sleep(1.0)

@@ -113,7 +113,7 @@ def test_predict_errors(channel: grpc.Channel) -> None:
     good = tensor(x, tensor_content=x.tobytes())
     assert status_of(lambda: stub.Predict(predict("nope", b=good))) == (
         grpc.StatusCode.NOT_FOUND,
-        "Model with requested name is not found",
+        "Pipeline with requested name is not found",  # OVMS looks for a pipeline last
     )
     assert status_of(lambda: stub.Predict(predict("versioned", 3, b=good))) == (
         grpc.StatusCode.UNAVAILABLE,

@@ -107,7 +107,12 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
     @counted("TensorFlowServing", "Predict", _spec_version)
     async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
         name, version = _spec_version(request)
-        entry = await self.dp.wait_available(name, version)
+        try:
+            entry = await self.dp.wait_available(name, version)
+        except OvmsError as exc:
+            if exc.status is E.MODEL_NAME_MISSING:  # OVMS looks for a pipeline last (wave2.md 1.6)
+                raise OvmsError(E.PIPELINE_DEFINITION_NAME_MISSING) from None
+            raise
         assert entry.signature is not None
         specs = {t.name: t for t in entry.signature.inputs}
         inputs: dict[str, np.ndarray] = {}
