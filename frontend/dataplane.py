@@ -23,10 +23,9 @@ from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.metrics_layout import BLOCK, CURRENT
-from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 
-UNDEFINED = "undefined"  # the element type of a pipeline input wired straight to its response
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
 WAIT_POLL_S = 0.1
 
@@ -166,21 +165,16 @@ class DataPlane:
         inputs: list[tuple[TensorSpec, np.ndarray]],
         held: list[int] | None = None,
     ) -> list[tuple[str, np.ndarray]]:
-        """``held``: keep the outputs in the arena (views), their block appended to it."""
+        """``held``: see ``Dispatcher.infer`` (a pipeline's nodes)."""
         cells = self.metrics.cells
+        if cells is None or entry.slot < 0:
+            return await self.dispatcher.infer(name, entry, inputs, held)
         current = entry.slot * BLOCK + CURRENT  # ovms_current_requests, on every request's path
-        counted = cells is not None and entry.slot >= 0
-        if counted:
-            cells.cells[current] += 1  # type: ignore[union-attr]
+        cells.cells[current] += 1
         try:
-            if held is None:
-                return await self.dispatcher.infer(name, entry, inputs)
-            outputs, block = await self.dispatcher.infer_held(name, entry, inputs)
-            held.append(block)
-            return outputs
+            return await self.dispatcher.infer(name, entry, inputs, held)
         finally:
-            if counted:
-                cells.cells[current] -= 1  # type: ignore[union-attr]
+            cells.cells[current] -= 1
 
     # ---- configuration ------------------------------------------------------------------------
     async def reload_config(self) -> tuple[int, str | None]:

@@ -222,33 +222,24 @@ class Dispatcher:
         return best
 
     async def infer(
-        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
+        self,
+        model: str,
+        entry: VersionEntry,
+        inputs: list[tuple[TensorSpec, np.ndarray]],
+        held: list[int] | None = None,
     ) -> list[tuple[str, np.ndarray]]:
-        outputs, _ = await self._infer(model, entry, inputs, hold=False)
-        return outputs
-
-    async def infer_held(
-        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]]
-    ) -> tuple[list[tuple[str, np.ndarray]], int]:
-        """Outputs as views of their block, and the block: the caller ``release``s it once it is
-        done with them (a pipeline passes them to the next node without a copy). Inputs that are
-        such views already are passed by offset."""
-        return await self._infer(model, entry, inputs, hold=True)
-
-    def release(self, block: int) -> None:
-        self.alloc.release(block)
-
-    async def _infer(
-        self, model: str, entry: VersionEntry, inputs: list[tuple[TensorSpec, np.ndarray]], hold: bool
-    ) -> tuple[list[tuple[str, np.ndarray]], int]:
+        """The outputs, copied out of the arena. With ``held`` (a pipeline): views of the block
+        instead, its offset appended to ``held`` for the caller to ``release`` once later nodes
+        have read them; inputs that are such views already are passed by offset, not copied."""
         signature = entry.signature
         assert signature is not None
         worker = self._pick(entry.workers)
-        sizes = arena_tensors.measure(inputs, self.arena if hold else None)
+        sizes = arena_tensors.measure(inputs, self.arena if held is not None else None)
         in_bytes = sum(aligned(n) for n, _, _ in sizes)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
-        all_inputs = sum(array.nbytes for _, array in inputs)
-        out_bytes = arena_tensors.output_reserve(signature, batch, max(in_bytes, all_inputs))
+        # inputs passed by offset take no room, but the outputs' reserve counts them
+        reserve_for = in_bytes if held is None else max(in_bytes, sum(a.nbytes for _, a in inputs))
+        out_bytes = arena_tensors.output_reserve(signature, batch, reserve_for)
         if ALIGN + in_bytes + out_bytes > self.alloc.size:
             raise OvmsError(E.TENSORS_TOO_LARGE)
         block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
@@ -287,16 +278,20 @@ class Dispatcher:
         finally:
             timer.cancel()
         end = block + ALIGN + in_bytes + out_bytes
-        if not hold:
-            try:
-                return arena_tensors.read_outputs(self.arena, reply, end), block
-            finally:
-                self.alloc.release(block)
         try:
-            return arena_tensors.read_outputs(self.arena, reply, end, copy=False), block
+            outputs = arena_tensors.read_outputs(self.arena, reply, end, copy=held is None)
         except BaseException:
             self.alloc.release(block)
             raise
+        if held is None:
+            self.alloc.release(block)
+        else:
+            held.append(block)
+        return outputs
+
+    def release(self, block: int) -> None:
+        """A block ``infer`` left held."""
+        self.alloc.release(block)
 
     def close(self) -> None:
         self.wanted = {}

@@ -46,14 +46,11 @@ class Intake:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.held = 0
-        self.refused = 0
 
     def reserve(self, cost: int) -> None:
         if cost > self.budget:
-            self.refused += 1
             raise IntakeRefused(E.INTAKE_TOO_LARGE)
         if self.held + cost > self.budget:
-            self.refused += 1
             raise IntakeRefused(E.INTAKE_FULL)
         self.held += cost
 
@@ -69,7 +66,6 @@ class Limits:
     read_timeout_s: float = 30.0
     min_upload_rate: float = 65536.0
     max_connections: int = MAX_AUTO_CONNECTIONS
-    refused_connections: int = 0
 
     def body_deadline(self, start: float, expected: int) -> float:
         """When a body of ``expected`` bytes must have arrived: the read timeout, plus its
@@ -181,7 +177,6 @@ class GuardedProtocol(HttpProtocol):
 
     def connection_made(self, transport: Any) -> None:
         if len(self.connections) >= self.limits.max_connections:
-            self.limits.refused_connections += 1
             transport.write(REFUSAL)
             transport.close()
             return

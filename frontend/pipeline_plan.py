@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ENTRY = "request"
+from ovserve.shared.pipeline_config import ENTRY
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import numpy as np
-from ovserve.frontend.pipeline_plan import ENTRY, PipelinePlan, PlanNode
+from ovserve.frontend.pipeline_plan import PipelinePlan, PlanNode
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
+from ovserve.shared.pipeline_config import DEMULTIPLY_LIMIT, ENTRY
 
 Tensors = list[tuple[str, np.ndarray]]
 RunNode = Callable[[str, int, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # (model, version, inputs)
@@ -58,9 +59,6 @@ async def _as_sources_answer(plan: PipelinePlan, run: Callable[[PlanNode], Await
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
-
-
-DEMULTIPLY_LIMIT = 10000
 
 
 def shard_count(tensors: Mapping[str, np.ndarray], count: int | None) -> int:

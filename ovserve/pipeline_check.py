@@ -13,9 +13,8 @@ from ovserve.pipeline_shards import Shards
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, ENTRY, EXIT, NodeConfig, PipelineConfig, Source
-from ovserve.shared.signature import Dim, Signature, TensorSpec, shape_text
+from ovserve.shared.signature import UNDEFINED, Dim, Signature, TensorSpec, shape_text
 
-UNDEFINED = "undefined"  # a pipeline input wired straight to the response: no metadata (OVMS)
 SignatureOf = Callable[[str, int], Signature | None]  # (model, version or 0) -> AVAILABLE signature
 
 
@@ -120,13 +119,18 @@ class _Check:
                     f"Node: {node.name} output: {alias} has dim 0 {lo} and demultiply_count {count}",
                 )
 
-    def check_node(self, node: NodeConfig) -> None:
-        signature = self.signature_of(node.model, node.version)
-        if signature is None:
+    def signature(self, node: NodeConfig) -> Signature:
+        """The signature of ``node``'s model (looked up once), or OVMS's missing-model error."""
+        found = self.signatures.get(node.name) or self.signature_of(node.model, node.version)
+        if found is None:
             raise self.invalid(
                 E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL, f"Missing model: {node.model}; version: {node.version}"
             )
-        self.signatures[node.name] = signature
+        self.signatures[node.name] = found
+        return found
+
+    def check_node(self, node: NodeConfig) -> None:
+        signature = self.signature(node)
         inputs = {t.name: t for t in signature.inputs}
         connected: set[str] = set()
         for model_input, source in node.inputs:
@@ -187,13 +191,7 @@ class _Check:
             return None
         node = self.nodes[source.node]
         real = node.output_of(source.item)
-        signature = self.signatures.get(node.name) or self.signature_of(node.model, node.version)
-        if signature is None:
-            raise self.invalid(
-                E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL, f"Missing model: {node.model}; version: {node.version}"
-            )
-        self.signatures[node.name] = signature
-        spec = next((t for t in signature.outputs if t.name == real), None)
+        spec = next((t for t in self.signature(node).outputs if t.name == real), None)
         if spec is None:
             raise self.invalid(
                 E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL_OUTPUT,

@@ -14,6 +14,7 @@ from ovserve.pipeline_check import PipelineError, SignatureOf, ValidPipeline, va
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import PipelineConfig
+from ovserve.shared.signature import Signature
 from ovserve.shared.states import ErrorCode, State
 
 log = logging.getLogger("ovserve.registry")
@@ -31,6 +32,7 @@ class PipelineSet:
     def __init__(self) -> None:
         self.records: dict[str, PipelineRecord] = {}
         self.failure: Status | None = None  # the first failure of the last validation
+        self.validated_at = -1  # the registry generation of the last validation
 
     def set_pipelines(self, configs: list[PipelineConfig]) -> bool:
         """Apply the config's pipelines: new and changed ones wait for validation, missing ones
@@ -48,6 +50,14 @@ class PipelineSet:
                 self.records[config.name] = PipelineRecord(config)
                 changed = True
         return changed
+
+    def settle(self, models: dict[str, Any], generation: int) -> bool:
+        """Validate against the registry's models once per generation (called once their loads
+        have settled, as OVMS validates after loading); whether anything changed."""
+        if generation == self.validated_at:
+            return False
+        self.validated_at = generation
+        return self.validate(*model_signatures(models))
 
     def validate(self, model_names: set[str], signature_of: SignatureOf) -> bool:
         """Validate every pipeline that is not retired; whether any state or signature changed."""
@@ -114,8 +124,6 @@ def plan_wire(config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
 def model_signatures(models: dict[str, Any]) -> tuple[set[str], SignatureOf]:
     """The served model names and a lookup of an AVAILABLE version's signature (version 0:
     the default, the highest AVAILABLE), from the registry's model records."""
-    from ovserve.shared.signature import Signature
-
     live = {name: r for name, r in models.items() if not r.removed}
 
     def signature_of(model: str, version: int) -> Signature | None:

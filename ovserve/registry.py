@@ -295,30 +295,3 @@ class Registry:
         if not self.ready:
             self.ready = True
             self.generation += 1
-
-    def table(self) -> dict[str, Any]:
-        """The routing table sent to the fronts: every model's versions, states and hosts."""
-        models = {}
-        for name, record in self.models.items():
-            rows = []
-            for _, v in sorted(record.versions.items()):
-                cur = v.current
-                rows.append(
-                    [
-                        v.version,
-                        int(v.state),
-                        int(v.error),
-                        cur.signature if cur else None,
-                        sorted(cur.loaded_on) if cur else [],
-                        cur.inc if cur else 0,
-                        self.slots.of(name, v.version),
-                    ]
-                )
-            models[name] = rows
-        return {
-            "gen": self.generation,
-            "models": models,
-            "pipelines": self.pipelines.table(self.slots.of),
-            "workers": dict(self.workers_alive),
-            "ready": self.ready,
-        }

@@ -11,22 +11,21 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import zmq
 
-from ovserve.config_source import ConfigSource
 from ovserve.listeners import announce, open_ports
-from ovserve.pipelines import model_signatures
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
-from ovserve.reload_ticket import ReloadTicket
+from ovserve.reloads import Reloads
+from ovserve.routing_table import routing_table
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
 from ovserve.shared import errors as E
 from ovserve.shared import protocol as P
 from ovserve.shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
-from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
@@ -48,11 +47,9 @@ class Supervisor:
         self.stop_requested = False
         self.reload_requested = False
         self.published_gen = -1
-        self.validated_gen = -1  # the registry generation the pipelines were last validated at
-        self.reloads: list[ReloadTicket] = []
-        self.config = ConfigSource(settings.config_path or "")
         self.last_poll = time.monotonic()
         self.notify = Notifier()
+        self.reloads = Reloads(settings, self.registry, self.notify, self._send_orders)
         self.serving = False
 
     # ---- signals ----------------------------------------------------------------------------
@@ -124,7 +121,7 @@ class Supervisor:
         elif kind == P.HELLO and msg["role"] == "front":
             self.front_ids[ident] = msg["front"]
             self.front_arenas[msg["front"]] = msg["arena"]
-            self._send(ident, {"t": P.TABLE, "table": self.registry.table()})
+            self._send(ident, {"t": P.TABLE, "table": routing_table(self.registry)})
         elif kind == P.SERVING:
             self.fronts_serving.add(msg["front"])
         elif kind == P.LOADED:
@@ -135,69 +132,27 @@ class Supervisor:
         elif kind == P.UNLOADED:
             self.registry.on_unloaded(msg["worker"], msg["inc"])
         elif kind == P.RELOAD:
-            ticket = self._reload()
+            ticket = self.reloads.start(self.serving)
             ticket.requesters.append((ident, msg["id"]))
-            self.reloads.append(ticket)
+            self.reloads.waiting.append(ticket)
 
     def _publish(self) -> None:
-        if self.registry.settled and self.registry.generation != self.validated_gen:
-            # pipelines are validated once the loads they depend on have settled, as OVMS does
-            if self.registry.pipelines.validate(*model_signatures(self.registry.models)):
-                self.registry.generation += 1
-            self.validated_gen = self.registry.generation
+        if self.registry.settled and self.registry.pipelines.settle(self.registry.models, self.registry.generation):
+            self.registry.generation += 1
         if self.registry.generation == self.published_gen:
             return
         self.published_gen = self.registry.generation
-        table = self.registry.table()
+        table = routing_table(self.registry)
         for ident in self.front_ids:
             self._send(ident, {"t": P.TABLE, "table": table})
 
     def _answer_reloads(self) -> None:
-        if not self.reloads or not self.registry.settled:
+        answers = self.reloads.settled(self.serving)
+        if answers is None:
             return
-        if self.serving and any(t.announced for t in self.reloads):
-            self.notify.ready()
         self._publish()  # the table goes out before the answers, on the same ordered channel
-        for ticket in self.reloads:
-            http, error = ticket.outcome(self.registry, single_model=self.settings.config_path is None)
-            for ident, rid in ticket.requesters:
-                self._send(ident, {"t": P.RELOAD_RESULT, "id": rid, "http": http, "error": error})
-        self.reloads.clear()
-
-    # ---- reload -----------------------------------------------------------------------------
-    def _reload(self, announce: bool = True) -> ReloadTicket:
-        """OVMS's reload: the config file (config mode, when its content changed or the last
-        load failed), then every model's version directories. Orders go out at once; the
-        ticket is answered when they have settled."""
-        ticket = ReloadTicket()
-        if self.serving and announce:
-            self.notify.reloading()
-            ticket.announced = True
-        first_load = len(self.registry.load_log)
-        if self.settings.config_path is not None:
-            self._reload_config(ticket)
-            if ticket.error is not None and not ticket.config_changed:
-                return ticket  # unreadable or invalid file: nothing was applied
-        orders, changed, failed = self.registry.rescan()
-        self._send_orders(orders)
-        ticket.changed = ticket.changed or changed
-        if failed and ticket.error is None:
-            ticket.error = E.Status(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED.message)
-        ticket.started = self.registry.load_log[first_load:]
-        return ticket
-
-    def _reload_config(self, ticket: ReloadTicket) -> None:
-        read = self.config.read()
-        if read.error is not None:
-            ticket.error = read.error
-        if read.parsed is None:
-            return  # unchanged, unreadable or invalid: nothing to apply
-        parsed = read.parsed
-        log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
-        self._send_orders(self.registry.set_models(parsed.models, parsed.skipped))
-        if self.registry.pipelines.set_pipelines(parsed.pipelines):
-            self.registry.generation += 1  # validated (and published) once the loads settle
-        ticket.changed = ticket.config_changed = True
+        for ident, rid, http, error in answers:
+            self._send(ident, {"t": P.RELOAD_RESULT, "id": rid, "http": http, "error": error})
 
     # ---- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -253,32 +208,36 @@ class Supervisor:
                 except Exception:  # a malformed message from a child must not stop the supervisor
                     log.exception("bad control message")
 
-    def _wait_workers(self) -> bool:
-        deadline = time.monotonic() + 120
-        while len(self.worker_ids) < len(self.workers):
+    def _pump_until(self, done: Callable[[], bool], timeout_s: float, publish: bool = False) -> bool:
+        """Serve messages and children until ``done()``; False on a stop request or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not done():
             if self.stop_requested or time.monotonic() > deadline:
-                log.error("workers did not start")
                 return False
             self._pump(TICK_S)
             self._check_children()
+            if publish:
+                self._publish()
+        return True
+
+    def _wait_workers(self) -> bool:
+        if not self._pump_until(lambda: len(self.worker_ids) >= len(self.workers), 120):
+            log.error("workers did not start")
+            return False
         return True
 
     def _load_models(self) -> bool:
         """Order the initial loads and wait until every load has settled (fronts see each
         version become AVAILABLE as it does)."""
-        ticket = self._reload()
-        config_unusable = self.config.digest is None or (
+        ticket = self.reloads.start(self.serving)
+        config_unusable = self.reloads.config.digest is None or (
             ticket.error is not None and ticket.error.http == E.JSON_INVALID.http
         )
         if self.settings.config_path is not None and config_unusable:
             log.error("cannot start: config file %s is missing or invalid", self.settings.config_path)
             return False
-        while not self.registry.settled:
-            if self.stop_requested:
-                return False
-            self._pump(TICK_S)
-            self._check_children()
-            self._publish()
+        if not self._pump_until(lambda: self.registry.settled, float("inf"), publish=True):
+            return False
         if self.settings.config_path is None:  # single-model mode: a model that cannot serve stops the start
             for model in self.settings.models:
                 problem = self.registry.watch.startup_problem(model.name, self.registry.models.get(model.name))
@@ -288,10 +247,7 @@ class Supervisor:
         return True
 
     def _wait_fronts(self) -> None:
-        deadline = time.monotonic() + 30
-        while len(self.fronts_serving) < len(self.fronts) and time.monotonic() < deadline and not self.stop_requested:
-            self._pump(TICK_S)
-            self._check_children()
+        self._pump_until(lambda: len(self.fronts_serving) >= len(self.fronts), 30)
 
     def _loop(self) -> None:
         poll_every = self.settings.file_system_poll_wait_seconds
@@ -301,10 +257,10 @@ class Supervisor:
             if self.reload_requested:
                 self.reload_requested = False
                 log.info("SIGHUP: reloading")
-                self.reloads.append(self._reload())
+                self.reloads.waiting.append(self.reloads.start(self.serving))
             if poll_every > 0 and time.monotonic() - self.last_poll >= poll_every:
                 self.last_poll = time.monotonic()
-                self._reload(announce=False)
+                self.reloads.start(self.serving, announce=False)
             self._publish()
             self._answer_reloads()
             self.notify.watchdog()

@@ -15,7 +15,8 @@ ENTRY = "request"
 EXIT = "response"
 DL_MODEL = "DL model"
 CUSTOM = "custom"
-DEMULTIPLY_RANGE = (-1, 10000)
+DEMULTIPLY_LIMIT = 10000  # OVMS: the most shards a demultiplexer may make
+DEMULTIPLY_RANGE = (-1, DEMULTIPLY_LIMIT)
 
 
 class PipelineSchemaError(ValueError):

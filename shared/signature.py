@@ -75,6 +75,7 @@ def numpy_dtype(element_type: str) -> np.dtype | None:
 
 
 Dim = tuple[int, int]  # (min, max); max == -1: unbounded
+UNDEFINED = "undefined"  # the element type of a pipeline input wired straight to its response: no metadata
 
 
 def dim_matches(dim: Dim, value: int) -> bool:

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -109,6 +111,21 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def impatient_clients(call: Callable[[], object], count: int, threads: int = 16) -> int:
+    """Clients that give up: ``call`` (a request with a short timeout) ``count`` times from
+    ``threads`` threads; how many of them timed out."""
+
+    def one(_: int) -> bool:
+        try:
+            call()
+            return False
+        except requests.exceptions.Timeout:
+            return True
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(one, range(count)))
 
 
 def small_args(repo: str, model: str, *extra: str, fronts: int = 1) -> list[str]:

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 from ovserve.shared import errors as E
+from ovserve.shared.shm import SHM_DIR
 
 from tests import modelgen
 from tests.server_util import Server, small_args
@@ -214,7 +215,8 @@ def test_full_dev_shm(tmp_path: str) -> None:
         before = pids(server)
         small = requests.post(server.url + "/v1/models/dyn:predict", json=SMALL, timeout=10)
         big = {"instances": [[0.5] * 10] * 400_000}  # 16 MB in and 16 MB out: new pages of the arena
-        filler = f"/proc/{server.proc.pid}/root/dev/shm/filler"
+        # the server's /dev/shm, seen from outside its mount namespace
+        filler = os.path.join(os.sep, "proc", str(server.proc.pid), "root", SHM_DIR.lstrip(os.sep), "filler")
         with open(filler, "wb", buffering=0) as f:
             try:
                 while True:

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from tests.server_util import Server
+from tests.server_util import Server, impatient_clients
 
 X = {"inputs": [[1.0, 2.0, 3.0, 4.0]]}
 
@@ -218,17 +218,8 @@ def test_clients_that_hang_up_do_not_hurt(slow_model: str, tmp_path: Path) -> No
     drops that work, frees its shared memory, and keeps answering the next clients."""
     s = start(slow_model, tmp_path, "--worker_processes", "1", "--front_processes", "1")
     try:
-
-        def impatient(_: int) -> str:
-            try:
-                requests.post(s.url + "/v1/models/slow:predict", json=X, timeout=0.02)
-                return "answered"
-            except requests.exceptions.Timeout:
-                return "gave up"
-
-        with ThreadPoolExecutor(16) as pool:
-            outcomes = list(pool.map(impatient, range(64)))
-        assert outcomes.count("gave up") > 32
+        gave_up = impatient_clients(lambda: requests.post(s.url + "/v1/models/slow:predict", json=X, timeout=0.02), 64)
+        assert gave_up > 32
         time.sleep(0.5)
         results = [predict(s) for _ in range(3)]
         assert [r[0] for r in results] == [200, 200, 200]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from ovserve.shared import errors as E
 from ovserve.shared.pipeline_config import PipelineSchemaError, Source, parse_pipelines
-from ovserve.shared.signature import Signature, TensorSpec
+from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
 
-from ovserve.pipeline_check import UNDEFINED, PipelineError, validate_pipeline
+from ovserve.pipeline_check import PipelineError, validate_pipeline
 from tests.pipeline_util import node as dl
 from tests.pipeline_util import pipeline as make_pipeline
 

@@ -21,7 +21,7 @@ from ovserve.shared import errors as E
 
 from tests import modelgen
 from tests.pipeline_util import node, pipeline
-from tests.server_util import Server
+from tests.server_util import Server, impatient_clients
 
 CHAIN = pipeline(
     "chain",
@@ -311,16 +311,7 @@ def test_pipeline_survives_a_worker_kill_and_hung_up_clients(slow_model: str, tm
             assert time.monotonic() < deadline
             time.sleep(0.2)
 
-        def impatient(_: int) -> str:
-            try:
-                chain.predict(timeout=0.03)
-                return "answered"
-            except requests.exceptions.Timeout:
-                return "gave up"
-
-        with ThreadPoolExecutor(16) as pool:
-            outcomes = list(pool.map(impatient, range(48)))
-        assert outcomes.count("gave up") > 24
+        assert impatient_clients(lambda: chain.predict(timeout=0.03), 48) > 24
         time.sleep(1.0)  # the abandoned nodes are skipped, not computed
         code, _, took = chain.predict()
         assert code == 200 and took < 1.0, took

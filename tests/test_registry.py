@@ -5,6 +5,7 @@ from ovserve.shared.model_config import ModelConfig, VersionPolicy
 from ovserve.shared.states import ErrorCode, State
 
 from ovserve.registry import Registry
+from ovserve.routing_table import routing_table
 
 SIG = [[], []]
 
@@ -53,7 +54,7 @@ def test_load_then_available(tmp_path: Path) -> None:
     assert not reg.settled
     reg.on_loaded(1, inc(reg, 1), True, SIG, "")
     assert reg.settled
-    assert reg.table()["models"]["m"][0][4] == [0, 1]
+    assert routing_table(reg)["models"]["m"][0][4] == [0, 1]
 
 
 def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_removed_directory_and_model(tmp_path: Path) -> None:
     reg.set_models([])
     reg.on_unloaded(0, one)
     assert states(reg)[1] == (State.END, ErrorCode.OK)
-    assert "m" in reg.table()["models"]  # a removed model stays listed
+    assert "m" in routing_table(reg)["models"]  # a removed model stays listed
 
 
 def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
@@ -109,10 +110,10 @@ def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
     assert [o[0] for o in orders] == ["load"]
     new = orders[0][2]["inc"]
     assert new != first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
-    assert reg.table()["models"]["m"][0][5] == first  # the old instance serves meanwhile
+    assert routing_table(reg)["models"]["m"][0][5] == first  # the old instance serves meanwhile
     swap = reg.on_loaded(0, new, True, SIG, "")
     assert swap == [("unload", 0, {"name": "m", "version": 1, "inc": first})]
-    assert reg.table()["models"]["m"][0][5] == new
+    assert routing_table(reg)["models"]["m"][0][5] == new
     reg.on_unloaded(0, first)
     assert reg.settled and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
 
@@ -157,9 +158,9 @@ def test_replicas_spread_models_over_workers(tmp_path: Path) -> None:
     orders, _, _ = reg.rescan()
     hosts = {o[2]["name"]: o[1] for o in orders}
     assert sorted(hosts.values()) == [0, 0, 1, 2] and len(orders) == 4  # one worker each, spread by load
-    table = reg.table()["models"]
+    table = routing_table(reg)["models"]
     reg.on_loaded(hosts["a"], orders[0][2]["inc"], True, SIG, "")
-    assert reg.table()["models"]["a"][0][4] == [hosts["a"]]  # the routing table says where it lives
+    assert routing_table(reg)["models"]["a"][0][4] == [hosts["a"]]  # the routing table says where it lives
     assert set(table) == {"a", "b", "c", "d"}
 
 

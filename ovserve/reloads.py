@@ -1,0 +1,77 @@
+"""Config reloads as the supervisor runs them (OVMS's flow): re-read the config file (config
+mode: when its content changed or the last load failed) and apply it, rescan every model's
+version folders, send the orders at once, and answer each reload once its loads have settled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ovserve.config_source import ConfigSource
+from ovserve.registry import Order, Registry
+from ovserve.reload_ticket import ReloadTicket
+from ovserve.sdnotify import Notifier
+from ovserve.settings import Settings
+from ovserve.shared import errors as E
+from ovserve.shared.wording import count
+
+log = logging.getLogger("ovserve.supervisor")
+Answer = tuple[bytes, int, int, str | None]  # (front, request id, HTTP code, error message)
+
+
+class Reloads:
+    def __init__(
+        self, settings: Settings, registry: Registry, notify: Notifier, send_orders: Callable[[list[Order]], None]
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.notify = notify
+        self.send_orders = send_orders
+        self.config = ConfigSource(settings.config_path or "")
+        self.waiting: list[ReloadTicket] = []  # reloads to answer once their loads settle
+
+    def start(self, serving: bool, announce: bool = True) -> ReloadTicket:
+        """Apply what changed; the ticket is answered when its orders have settled."""
+        ticket = ReloadTicket()
+        if serving and announce:
+            self.notify.reloading()
+            ticket.announced = True
+        first_load = len(self.registry.load_log)
+        if self.settings.config_path is not None:
+            self._apply_config(ticket)
+            if ticket.error is not None and not ticket.config_changed:
+                return ticket  # unreadable or invalid file: nothing was applied
+        orders, changed, failed = self.registry.rescan()
+        self.send_orders(orders)
+        ticket.changed = ticket.changed or changed
+        if failed and ticket.error is None:
+            ticket.error = E.Status(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED.message)
+        ticket.started = self.registry.load_log[first_load:]
+        return ticket
+
+    def _apply_config(self, ticket: ReloadTicket) -> None:
+        read = self.config.read()
+        if read.error is not None:
+            ticket.error = read.error
+        if read.parsed is None:
+            return  # unchanged, unreadable or invalid: nothing to apply
+        parsed = read.parsed
+        log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
+        self.send_orders(self.registry.set_models(parsed.models, parsed.skipped))
+        if self.registry.pipelines.set_pipelines(parsed.pipelines):
+            self.registry.generation += 1  # validated (and published) once the loads settle
+        ticket.changed = ticket.config_changed = True
+
+    def settled(self, serving: bool) -> list[Answer] | None:
+        """The answers of the waiting reloads once every load has settled, else None."""
+        if not self.waiting or not self.registry.settled:
+            return None
+        if serving and any(t.announced for t in self.waiting):
+            self.notify.ready()
+        single_model = self.settings.config_path is None
+        answers = []
+        for ticket in self.waiting:
+            http, error = ticket.outcome(self.registry, single_model=single_model)
+            answers += [(ident, rid, http, error) for ident, rid in ticket.requesters]
+        self.waiting.clear()
+        return answers
