@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from ovserve.frontend.binary_inputs import BinaryInputs, strings_2d_out
+from ovserve.frontend.custom_nodes import CustomNodes
 from ovserve.frontend.dispatch import Dispatcher
 from ovserve.frontend.metrics import FrontMetrics
+from ovserve.frontend.pipeline_fuse import Fused, fuse
+from ovserve.frontend.pipeline_plan import PlanNode
 from ovserve.frontend.pipeline_run import run_pipeline, split_passthrough
 from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
 from ovserve.frontend.validation import TFS, Declared, Dialect, validate
@@ -45,11 +48,16 @@ class DataPlane:
         self.dispatcher = dispatcher
         self.metrics = metrics
         self.binary = BinaryInputs()
+        self.custom = CustomNodes()
+        self._fusions: dict[int, tuple[str, VersionEntry, Fused] | None] = {}  # per plan, for this table
         self._reload = reload
 
     def set_table(self, table: RoutingTable) -> None:
         self.metrics.on_table(table)
         self.table = table
+        self._fusions = {}
+        plans = (table.models[name][1].plan for name in table.pipelines)
+        self.custom.on_plans(node for plan in plans if plan is not None for node in plan.nodes)
 
     # ---- server and model state -------------------------------------------------------------
     @property
@@ -127,17 +135,27 @@ class DataPlane:
         undefined = {t.name for t in entry.signature.inputs if t.element_type == UNDEFINED}
         checked, passthrough = split_passthrough(inputs, undefined)
         defined = Signature(tuple(t for t in entry.signature.inputs if t.name not in undefined), ())
-        validated = {spec.name: array for spec, array in await self._checked(checked, defined, declared, dialect)}
-
+        pairs = await self._checked(checked, defined, declared, dialect)
+        fused = self._fused(entry) if not passthrough else None
+        if fused is not None:  # one worker runs the whole chain
+            model, first, order = fused
+            try:
+                return strings_2d_out(await self._dispatch(model, first, pairs, None, order))
+            except OvmsError as exc:
+                if exc.status is not E.MODEL_VERSION_NOT_LOADED_ANYMORE:
+                    raise  # else a node's version retired on the way: node by node, waiting for the new one
+        validated = {spec.name: array for spec, array in pairs}
         held: list[int] = []  # the blocks whose outputs later nodes read in place
 
-        async def run_node(
-            model: str, version: int, node_inputs: Mapping[str, np.ndarray]
-        ) -> list[tuple[str, np.ndarray]]:
-            node_entry = await self.wait_available(model, version)
+        async def run_node(node: PlanNode, node_inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+            if node.library:  # a custom node: run here, checked against its library's metadata
+                assert node.signature is not None
+                checked = await self._checked(node_inputs, node.signature, None, dialect)
+                return await self.custom.run(node, [(spec.name, array) for spec, array in checked])
+            node_entry = await self.wait_available(node.model, node.version)
             assert node_entry.signature is not None
             checked = await self._checked(node_inputs, node_entry.signature, None, dialect)
-            return await self._dispatch(model, node_entry, checked, held)
+            return await self._dispatch(node.model, node_entry, checked, held)
 
         try:
             outputs = await run_pipeline(entry.plan, {**validated, **passthrough}, run_node)
@@ -145,6 +163,25 @@ class DataPlane:
         finally:
             for block in held:
                 self.dispatcher.release(block)
+
+    def _fused(self, entry: VersionEntry) -> tuple[str, VersionEntry, Fused] | None:
+        """The pipeline as one request for one worker (its first node's model and version, and
+        the chain), or None: worked out once per routing table."""
+        plan = entry.plan
+        assert plan is not None and entry.signature is not None
+        if id(plan) in self._fusions:
+            return self._fusions[id(plan)]
+        found = None
+        if plan.models_only:
+            try:
+                entries = [self.table.resolve(n.model, n.version) for n in plan.nodes]
+            except OvmsError:
+                entries = []
+            if entries and all(e.state == State.AVAILABLE and e.workers and e.signature for e in entries):
+                fused = fuse(plan, entries, entry.signature)
+                found = (plan.nodes[0].model, entries[0], fused) if fused is not None else None
+        self._fusions[id(plan)] = found
+        return found
 
     async def _checked(
         self,
@@ -164,15 +201,16 @@ class DataPlane:
         entry: VersionEntry,
         inputs: list[tuple[TensorSpec, np.ndarray]],
         held: list[int] | None = None,
+        fused: Fused | None = None,
     ) -> list[tuple[str, np.ndarray]]:
-        """``held``: see ``Dispatcher.infer`` (a pipeline's nodes)."""
+        """``held``, ``fused``: see ``Dispatcher.infer`` (a pipeline's nodes)."""
         cells = self.metrics.cells
         if cells is None or entry.slot < 0:
-            return await self.dispatcher.infer(name, entry, inputs, held)
+            return await self.dispatcher.infer(name, entry, inputs, held, fused)
         current = entry.slot * BLOCK + CURRENT  # ovms_current_requests, on every request's path
         cells.cells[current] += 1
         try:
-            return await self.dispatcher.infer(name, entry, inputs, held)
+            return await self.dispatcher.infer(name, entry, inputs, held, fused)
         finally:
             cells.cells[current] -= 1
 

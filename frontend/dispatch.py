@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from ovserve.frontend import arena_tensors
+from ovserve.frontend.pipeline_fuse import Fused
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared import errors as E
 from ovserve.shared import protocol as P
@@ -227,13 +228,15 @@ class Dispatcher:
         entry: VersionEntry,
         inputs: list[tuple[TensorSpec, np.ndarray]],
         held: list[int] | None = None,
+        fused: Fused | None = None,
     ) -> list[tuple[str, np.ndarray]]:
         """The outputs, copied out of the arena. With ``held`` (a pipeline): views of the block
         instead, its offset appended to ``held`` for the caller to ``release`` once later nodes
-        have read them; inputs that are such views already are passed by offset, not copied."""
-        signature = entry.signature
+        have read them; inputs that are such views already are passed by offset, not copied.
+        With ``fused``: a pipeline's chain for one worker to run whole (``entry``: its first node)."""
+        signature = entry.signature if fused is None else fused.outputs
         assert signature is not None
-        worker = self._pick(entry.workers)
+        worker = self._pick(entry.workers if fused is None else fused.workers)
         sizes = arena_tensors.measure(inputs, self.arena if held is not None else None)
         in_bytes = sum(aligned(n) for n, _, _ in sizes)
         batch = inputs[0][1].shape[0] if inputs and inputs[0][1].ndim else 1
@@ -255,7 +258,7 @@ class Dispatcher:
         now = time.time()
         request = InferRequest(
             rid, model, entry.version, entry.instance, now, now + self.timeout_s, self.arena.name, block, descs,
-            cursor, out_bytes,
+            cursor, out_bytes, fused.chain if fused is not None else None,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()

@@ -1,5 +1,6 @@
 """A validated DAG pipeline as a front runs it: its nodes in an order where each comes after
-its sources, each with its model (version 0: the default) and connections, and the outputs."""
+its sources, each with its model (version 0: the default) or custom node library, its
+connections, and the outputs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovserve.shared.pipeline_config import ENTRY
+from ovserve.shared.signature import Signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,9 @@ class PlanNode:
     outputs: tuple[tuple[str, str], ...]  # (alias, the model's output)
     per_shard: bool = False  # runs once per shard of the demultiplexer
     gathers: bool = False  # takes the shards stacked along a new dim 0
+    library: str = ""  # a custom node's .so path ("": a model's node)
+    params: tuple[tuple[str, str], ...] = ()  # a custom node's params
+    signature: Signature | None = None  # a custom node's, from its library's metadata calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,11 @@ class PipelinePlan:
     demux: str | None = None  # "request", a node, or None: where tensors split into shards
     count: int | None = None  # the demultiply_count (-1: dim 0 decides)
     shard_sources: frozenset[str] = frozenset()  # nodes (and "request") whose tensors arrive as shards
+
+    @property
+    def models_only(self) -> bool:
+        """A chain of model nodes only: one worker may run it whole (``pipeline_fuse``)."""
+        return self.chain and all(not n.library for n in self.nodes)
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> PipelinePlan:
@@ -40,8 +50,9 @@ class PipelinePlan:
                 tuple(tuple(o) for o in outputs),  # type: ignore[misc]
                 bool(per_shard),
                 bool(gathers),
+                *_custom(custom),
             )
-            for name, model, version, inputs, outputs, per_shard, gathers in data["nodes"]
+            for name, model, version, inputs, outputs, per_shard, gathers, custom in data["nodes"]
         )
         demux = data.get("demux")
         outputs = tuple(tuple(o) for o in data["outputs"])
@@ -59,3 +70,10 @@ def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:
     return all(
         all(s in (ENTRY, nodes[i - 1].name if i else ENTRY) for _, s, _ in node.inputs) for i, node in enumerate(nodes)
     )
+
+
+def _custom(data: list[Any]) -> tuple[str, tuple[tuple[str, str], ...], Signature | None]:
+    if not data:
+        return "", (), None
+    path, params, signature = data
+    return path, tuple((k, v) for k, v in params), Signature.from_wire(signature)

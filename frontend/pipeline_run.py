@@ -16,7 +16,7 @@ from ovserve.shared.errors import OvmsError
 from ovserve.shared.pipeline_config import DEMULTIPLY_LIMIT, ENTRY
 
 Tensors = list[tuple[str, np.ndarray]]
-RunNode = Callable[[str, int, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # (model, version, inputs)
+RunNode = Callable[[PlanNode, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # (the node, its inputs)
 
 
 async def run_pipeline(plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> Tensors:
@@ -29,7 +29,7 @@ async def run_pipeline(plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run
         return inputs[item] if node == ENTRY else results[node][item]
 
     async def run(node: PlanNode) -> None:
-        answer = dict(await run_node(node.model, node.version, {i: source(s, a) for i, s, a in node.inputs}))
+        answer = dict(await run_node(node, {i: source(s, a) for i, s, a in node.inputs}))
         results[node.name] = {alias: answer[real] for alias, real in node.outputs if real in answer}
 
     if plan.chain:  # one node after another: no task to create
@@ -71,6 +71,8 @@ def shard_count(tensors: Mapping[str, np.ndarray], count: int | None) -> int:
     n = counts.pop() if len(counts) == 1 else -1
     if n > DEMULTIPLY_LIMIT:
         raise OvmsError(E.PIPELINE_TOO_LARGE_DIMENSION_SIZE_TO_DEMULTIPLY)
+    if n == 0 and not counts:
+        raise OvmsError(E.PIPELINE_DEMULTIPLEXER_NO_RESULTS)
     if n < 1 or counts or (count is not None and count > 0 and n != count):
         raise OvmsError(E.PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY)
     return n
@@ -108,10 +110,10 @@ class _Sharded:
             return {alias: found[real] for alias, real in node.outputs if real in found}
 
         if node.per_shard:
-            answers = await asyncio.gather(*(self.run_node(node.model, node.version, feed(i)) for i in range(self.n)))
+            answers = await asyncio.gather(*(self.run_node(node, feed(i)) for i in range(self.n)))
             self.shards[node.name] = [named(a) for a in answers]
             return
-        self.whole[node.name] = named(await self.run_node(node.model, node.version, feed(None)))
+        self.whole[node.name] = named(await self.run_node(node, feed(None)))
         if node.name == self.plan.demux:
             self.n = shard_count(self.whole[node.name], self.plan.count)
 

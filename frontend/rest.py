@@ -50,7 +50,7 @@ class RestApi:
             ok = True
             return reply
         except OvmsError as exc:
-            return Reply(exc.http, error_body(exc.message))
+            return Reply(exc.http, error_body(exc.message) if exc.http != 204 else b"")  # 204: no content
         finally:
             self.dataplane.active -= 1
             if r is not None and r.kind in COUNTED:

@@ -1,14 +1,14 @@
 """Load-time validation of a DAG pipeline against the models it uses, in OVMS's order with its
 status codes and log lines (wave2.md 1.2), and the pipeline's own signature as OVMS derives it
 (1.5): inputs from the model inputs they feed (ranges intersected), outputs from their source.
-
-Not yet validated here: custom nodes and demultiplexing (answered NOT_IMPLEMENTED)."""
+A custom node's signature is what its library's metadata calls answered (a probe's)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ovserve.custom_libraries import NodeProbe, Params
 from ovserve.pipeline_shards import Shards
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
@@ -16,6 +16,11 @@ from ovserve.shared.pipeline_config import CUSTOM, ENTRY, EXIT, NodeConfig, Pipe
 from ovserve.shared.signature import UNDEFINED, Dim, Signature, TensorSpec, shape_text
 
 SignatureOf = Callable[[str, int], Signature | None]  # (model, version or 0) -> AVAILABLE signature
+ProbeOf = Callable[[str, Params], NodeProbe | None]  # (library, node params) -> what the library answered
+
+
+def _no_libraries(library: str, params: Params) -> NodeProbe | None:
+    return None
 
 
 class PipelineError(Exception):
@@ -46,8 +51,9 @@ def _fits(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> bool:
 
 
 class _Check:
-    def __init__(self, p: PipelineConfig, signature_of: SignatureOf) -> None:
+    def __init__(self, p: PipelineConfig, signature_of: SignatureOf, probe_of: ProbeOf) -> None:
         self.p = p
+        self.probe_of = probe_of
         self.nodes = {n.name: n for n in p.nodes}
         self.signatures: dict[str, Signature] = {}
         self.signature_of = signature_of
@@ -66,6 +72,7 @@ class _Check:
             raise self.fail(
                 E.PIPELINE_NAME_OCCUPIED, f"Pipeline name: {p.name} is already occupied by model or mediapipe graph."
             )
+        self.check_libraries()
         seen: set[str] = set()
         for node in p.nodes:
             if node.name in seen or node.name in (ENTRY, EXIT):
@@ -74,8 +81,6 @@ class _Check:
                     f"PipelineDefinition: {p.name} has multiple nodes with name: {node.name}",
                 )
             seen.add(node.name)
-        if any(n.kind == CUSTOM for n in p.nodes):
-            raise self.fail(E.NOT_IMPLEMENTED, f"Pipeline: {p.name} uses custom nodes: not implemented yet")
         demuxers = [ENTRY] if p.demultiply_count is not None else []
         demuxers += [n.name for n in p.nodes if n.demultiply_count is not None]
         if len(demuxers) > 1:
@@ -100,6 +105,22 @@ class _Check:
         per_shard = frozenset(n.name for n in p.nodes if self.sh.per_shard(n))
         sources = frozenset(name for name in [ENTRY, *self.nodes] if self.sh.shards(name))
         return ValidPipeline(signature, order, self.sh.demux, self.sh.count, per_shard, sources)
+
+    def check_libraries(self) -> None:
+        """Each custom node's library opened, initialized with the node's params and answered
+        its metadata calls (OVMS's second check); its signature is that metadata."""
+        for node in self.p.nodes:
+            if node.kind != CUSTOM:
+                continue
+            probe = self.probe_of(node.library, node.params)
+            if probe is None:
+                raise self.fail(
+                    E.PIPELINE_DEFINITION_INVALID_NODE_LIBRARY,
+                    f"Pipeline: {self.p.name} node: {node.name} refers to invalid library",
+                )
+            if probe.status is not None or probe.signature is None:
+                raise self.fail(probe.status or E.NODE_LIBRARY_METADATA_FAILED, probe.log_line)
+            self.signatures[node.name] = probe.signature
 
     def check_demultiplexer(self, node: NodeConfig) -> None:
         signature = self.signatures[node.name]
@@ -310,6 +331,8 @@ class _Check:
         return tuple(specs)
 
 
-def validate_pipeline(p: PipelineConfig, model_names: set[str], signature_of: SignatureOf) -> ValidPipeline:
+def validate_pipeline(
+    p: PipelineConfig, model_names: set[str], signature_of: SignatureOf, probe_of: ProbeOf = _no_libraries
+) -> ValidPipeline:
     """The pipeline's signature and node order, or ``PipelineError`` with OVMS's status and log line."""
-    return _Check(p, signature_of).run(model_names)
+    return _Check(p, signature_of, probe_of).run(model_names)

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ovserve.custom_libraries import CustomLibraries
 from ovserve.pipeline_check import PipelineError, SignatureOf, ValidPipeline, validate_pipeline
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
-from ovserve.shared.pipeline_config import PipelineConfig
+from ovserve.shared.pipeline_config import CUSTOM, NodeConfig, PipelineConfig
 from ovserve.shared.signature import Signature
 from ovserve.shared.states import ErrorCode, State
 
@@ -33,6 +34,7 @@ class PipelineSet:
         self.records: dict[str, PipelineRecord] = {}
         self.failure: Status | None = None  # the first failure of the last validation
         self.validated_at = -1  # the registry generation of the last validation
+        self.libraries = CustomLibraries()
 
     def set_pipelines(self, configs: list[PipelineConfig]) -> bool:
         """Apply the config's pipelines: new and changed ones wait for validation, missing ones
@@ -57,6 +59,7 @@ class PipelineSet:
         if generation == self.validated_at:
             return False
         self.validated_at = generation
+        self.libraries.prepare([r.config for r in self.records.values() if r.state != State.END])
         return self.validate(*model_signatures(models))
 
     def validate(self, model_names: set[str], signature_of: SignatureOf) -> bool:
@@ -69,7 +72,7 @@ class PipelineSet:
                 continue
             before = (record.state, record.error, record.valid)
             try:
-                record.valid = validate_pipeline(record.config, model_names, signature_of)
+                record.valid = validate_pipeline(record.config, model_names, signature_of, self.libraries.probe)
                 record.state, record.error = State.AVAILABLE, ErrorCode.OK
             except PipelineError as exc:
                 if (record.state, record.error) != (State.LOADING, ErrorCode.FAILED_PRECONDITION):
@@ -92,33 +95,42 @@ class PipelineSet:
         out: dict[str, list[Any]] = {}
         for name, r in self.records.items():
             signature = r.valid.signature.to_wire() if r.valid else None
-            plan = plan_wire(r.config, r.valid) if r.valid else None
+            plan = self.plan_wire(r.config, r.valid) if r.valid else None
             out[name] = [int(r.state), int(r.error), signature, plan, slot_of(name, 1)]
         return out
 
+    def plan_wire(self, config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
+        """Nodes in an order where each comes after its sources, with their connections (a
+        custom node with its library's path, params and signature), and where tensors split
+        into shards (the demultiplexer) and which nodes run per shard."""
+        nodes = {n.name: n for n in config.nodes}
 
-def plan_wire(config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
-    """Nodes in an order where each comes after its sources, with their connections, and where
-    tensors split into shards (the demultiplexer) and which nodes run per shard."""
-    nodes = {n.name: n for n in config.nodes}
-    return {
-        "nodes": [
-            [
-                n.name,
-                n.model,
-                n.version,
-                [[model_input, s.node, s.item] for model_input, s in n.inputs],
-                [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
-                n.name in valid.per_shard,
-                bool(n.gather_from),
-            ]
-            for n in (nodes[name] for name in valid.order)
-        ],
-        "outputs": [[name, s.node, s.item] for name, s in config.outputs],
-        "demux": valid.demux,
-        "count": valid.count,
-        "shard_sources": sorted(valid.shard_sources),
-    }
+        def custom(node: NodeConfig) -> list[Any]:
+            if node.kind != CUSTOM:
+                return []
+            probe = self.libraries.probe(node.library, node.params)
+            assert probe is not None and probe.signature is not None  # it validated
+            return [self.libraries.paths[node.library], [list(p) for p in node.params], probe.signature.to_wire()]
+
+        return {
+            "nodes": [
+                [
+                    n.name,
+                    n.model,
+                    n.version,
+                    [[model_input, s.node, s.item] for model_input, s in n.inputs],
+                    [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
+                    n.name in valid.per_shard,
+                    bool(n.gather_from),
+                    custom(n),
+                ]
+                for n in (nodes[name] for name in valid.order)
+            ],
+            "outputs": [[name, s.node, s.item] for name, s in config.outputs],
+            "demux": valid.demux,
+            "count": valid.count,
+            "shard_sources": sorted(valid.shard_sources),
+        }
 
 
 def model_signatures(models: dict[str, Any]) -> tuple[set[str], SignatureOf]:

@@ -58,7 +58,8 @@ class Reloads:
         parsed = read.parsed
         log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
         self.send_orders(self.registry.set_models(parsed.models, parsed.skipped))
-        if self.registry.pipelines.set_pipelines(parsed.pipelines):
+        pipelines = self.registry.pipelines
+        if pipelines.set_pipelines(parsed.pipelines) | pipelines.libraries.set_paths(parsed.libraries):
             self.registry.generation += 1  # validated (and published) once the loads settle
         ticket.changed = ticket.config_changed = True
 

@@ -23,7 +23,7 @@ from ovserve.shared.model_config import (
     parse_layout,
     parse_plugin_config,
 )
-from ovserve.shared.pipeline_config import PipelineConfig, PipelineSchemaError, parse_pipelines
+from ovserve.shared.pipeline_config import PipelineConfig, PipelineSchemaError, parse_libraries, parse_pipelines
 
 log = logging.getLogger("ovserve.config")
 
@@ -124,6 +124,7 @@ class ParsedConfig:
     pipelines: list[PipelineConfig] = field(default_factory=list)
     problems: list[tuple[E.Status, str]] = field(default_factory=list)  # per-model errors, first decides
     skipped: set[str] = field(default_factory=set)  # names whose new entry was rejected
+    libraries: dict[str, str] = field(default_factory=dict)  # custom node library name -> .so path
 
 
 def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
@@ -134,14 +135,11 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
     validate_schema(doc)
     try:
         pipelines = parse_pipelines(doc.get("pipeline_config_list"))
+        libraries = parse_libraries(doc.get("custom_node_library_config_list"), config_dir)
     except PipelineSchemaError as exc:
         raise SchemaError(str(exc)) from exc
-    result = ParsedConfig([], pipelines)
-    for kind in (
-        "mediapipe_config_list",
-        "custom_node_library_config_list",
-        "custom_loader_config_list",
-    ):
+    result = ParsedConfig([], pipelines, libraries=libraries)
+    for kind in ("mediapipe_config_list", "custom_loader_config_list"):
         if doc.get(kind):
             result.problems.append((E.NOT_IMPLEMENTED, f"{kind} is not supported; its entries are ignored"))
     seen: set[str] = set()

@@ -110,6 +110,21 @@ PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY = Status(500, "Wrong dimension size.
 PIPELINE_INPUTS_AMBIGUOUS_METADATA = Status(
     500, "Multiple nodes connected to the same pipeline input require different tensor metadata"
 )
+PIPELINE_DEMULTIPLEXER_NO_RESULTS = Status(204, "Pipeline execution aborted due to no content from custom node")
+# Custom nodes (wave2.md 2; unmapped: 500 over REST, UNKNOWN over gRPC)
+PIPELINE_DEFINITION_INVALID_NODE_LIBRARY = Status(500, "Pipeline refers to incorrect library")
+NODE_LIBRARY_INITIALIZE_FAILED = Status(500, "Failure during custom node library initialization")
+NODE_LIBRARY_LOAD_FAILED_OPEN = Status(500, "Custom node library failed to open")
+NODE_LIBRARY_LOAD_FAILED_SYM = Status(500, "Custom node library failed to load symbol")
+NODE_LIBRARY_MISSING_OUTPUT = Status(500, "Custom node output is missing")
+NODE_LIBRARY_EXECUTION_FAILED = Status(500, "Custom node failed during execution")
+NODE_LIBRARY_OUTPUTS_CORRUPTED = Status(500, "Custom node library has returned corrupted outputs handle")
+NODE_LIBRARY_OUTPUTS_CORRUPTED_COUNT = Status(500, "Custom node library has produced corrupted number of outputs")
+NODE_LIBRARY_INVALID_PRECISION = Status(500, "Custom node has produced tensor with unspecified precision")
+NODE_LIBRARY_INVALID_SHAPE = Status(500, "Custom node has produced tensor with not matching shape")
+NODE_LIBRARY_INVALID_CONTENT_SIZE = Status(500, "Custom node output has invalid content size")
+NODE_LIBRARY_METADATA_FAILED = Status(500, "Custom node failed on metadata call")
+NODE_LIBRARY_OUTPUT_MISSING_NAME = Status(500, "Custom node output is missing name")
 # Binary (encoded image) inputs (wave2.md 6).
 IMAGE_PARSING_FAILED = Status(500, "Image parsing failed")
 UNSUPPORTED_LAYOUT = Status(400, "Received binary image input but resource not configured to accept NHWC layout")
@@ -212,6 +227,7 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         SHARED_MEMORY_FULL,
     ),
     "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),
+    "ABORTED": (PIPELINE_DEMULTIPLEXER_NO_RESULTS,),
     "RESOURCE_EXHAUSTED": (REQUEST_TOO_LARGE, TENSORS_TOO_LARGE, INTAKE_TOO_LARGE),
 }
 GRPC_CODE: dict[Status, str] = {status: code for code, group in _GRPC_GROUPS.items() for status in group}

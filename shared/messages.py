@@ -12,6 +12,10 @@ bytes and no key strings); these classes are the only code that knows the positi
   block's first byte is ``LIVE``, or ``CANCELLED`` once the front gave up (client gone, deadline
   passed): a worker skips such a request instead of computing it for nobody. ``sent`` and
   ``deadline`` are wall-clock seconds (queue time is measured from ``sent``).
+  With ``chain`` (a DAG pipeline whose nodes run one after another), the request is the
+  pipeline's: its inputs are the pipeline's, and the worker runs every step in turn (the first
+  step is ``model``/``version``/``instance`` again), feeding each from the request or an earlier
+  step, and answers the pipeline's outputs.
 * ``InferResult``: outputs in the arena, or carried inline (``offset == INLINE``) when they did not
   fit the reservation; or an error named by its ``shared.errors`` status name.
 """
@@ -62,6 +66,38 @@ class Attach:
         return None
 
 
+Source = tuple[str, int, str]  # (a model input or a pipeline output, source step or REQUEST, tensor name)
+REQUEST = -1  # a step's source: the request's own tensors
+
+
+@dataclass(slots=True)
+class ChainStep:
+    model: str
+    version: int
+    instance: int
+    inputs: list[Source]
+
+
+@dataclass(slots=True)
+class Chain:
+    steps: list[ChainStep]
+    returns: list[Source]  # the pipeline's outputs, in its order
+
+    def encode(self) -> list[Any]:
+        return [[[s.model, s.version, s.instance, s.inputs] for s in self.steps], self.returns]
+
+    @classmethod
+    def decode(cls, m: list[Any]) -> Chain:
+        steps, returns = m
+        return cls(
+            [
+                ChainStep(model, version, instance, [tuple(i) for i in inputs])
+                for model, version, instance, inputs in steps
+            ],
+            [tuple(r) for r in returns],  # type: ignore[misc]
+        )
+
+
 @dataclass(slots=True)
 class InferRequest:
     rid: int
@@ -75,9 +111,10 @@ class InferRequest:
     inputs: list[TensorDesc]
     out_offset: int
     out_size: int
+    chain: Chain | None = None
 
     def encode(self) -> list[Any]:
-        return [
+        message = [
             INFER,
             self.rid,
             self.model,
@@ -91,14 +128,18 @@ class InferRequest:
             self.out_offset,
             self.out_size,
         ]
+        if self.chain is not None:
+            message.append(self.chain.encode())
+        return message
 
     @classmethod
     def decode(cls, m: list[Any]) -> InferRequest:
-        kind, rid, model, version, instance, sent, deadline, arena, block, inputs, out_offset, out_size = m
+        kind, rid, model, version, instance, sent, deadline, arena, block, inputs, out_offset, out_size = m[:12]
         if kind != INFER:
             raise ValueError(f"not an INFER message: {kind!r}")
         descs = [TensorDesc(*t) for t in inputs]
-        return cls(rid, model, version, instance, sent, deadline, arena, block, descs, out_offset, out_size)
+        chain = Chain.decode(m[12]) if len(m) > 12 else None
+        return cls(rid, model, version, instance, sent, deadline, arena, block, descs, out_offset, out_size, chain)
 
 
 @dataclass(slots=True)

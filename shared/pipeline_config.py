@@ -7,6 +7,7 @@ a pipeline input, the pipeline's outputs are what ``response`` takes."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,4 +200,30 @@ def parse_pipelines(items: Any) -> list[PipelineConfig]:
             )
             continue
         out.append(pipeline)
+    return out
+
+
+def parse_libraries(items: Any, config_dir: str) -> dict[str, str]:
+    """``custom_node_library_config_list``: library name -> its ``.so`` path (resolved against
+    the config's folder). A path with ``..`` is logged and left out, as OVMS does: the
+    pipelines that use it then fail validation ("Pipeline refers to incorrect library")."""
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise PipelineSchemaError("custom_node_library_config_list must be an array")
+    out: dict[str, str] = {}
+    for i, item in enumerate(items):
+        where = f"custom_node_library_config_list[{i}]"
+        if not isinstance(item, dict) or set(item) != {"name", "base_path"}:
+            raise PipelineSchemaError(f"{where} must be {{name, base_path}}")
+        name, base = item["name"], item["base_path"]
+        if not isinstance(name, str) or not isinstance(base, str):
+            raise PipelineSchemaError(f"{where}: name and base_path must be strings")
+        if ".." in base.replace("\\", "/").split("/"):
+            log.error("Custom node library %s: base path %s is invalid (it contains ..)", name, base)
+            continue
+        if name in out:
+            log.warning("Custom node library %s is defined twice: the first definition is used", name)
+            continue
+        out[name] = base if os.path.isabs(base) else os.path.normpath(os.path.join(config_dir, base))
     return out

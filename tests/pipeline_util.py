@@ -25,3 +25,18 @@ def node(name: str, model: str, inputs: Links, outputs: dict[str, str], **extra:
 
 def pipeline(name: str, inputs: list[str], nodes: list[dict[str, Any]], outputs: Links) -> dict[str, Any]:
     return {"name": name, "inputs": inputs, "nodes": nodes, "outputs": _sources(outputs)}
+
+
+def custom_node(
+    name: str, library: str, inputs: Links, outputs: dict[str, str], params: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    """A "custom" node; ``outputs``: alias -> the library's output name."""
+    return {
+        "name": name,
+        "library_name": library,
+        "type": "custom",
+        "params": params,
+        "inputs": _sources(inputs),
+        "outputs": [{"data_item": real, "alias": alias} for alias, real in outputs.items()],
+        **extra,
+    }

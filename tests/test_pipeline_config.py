@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from ovserve.shared import errors as E
-from ovserve.shared.pipeline_config import PipelineSchemaError, Source, parse_pipelines
+from ovserve.shared.pipeline_config import PipelineSchemaError, Source, parse_libraries, parse_pipelines
 from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
 
+from ovserve.custom_libraries import NodeProbe
 from ovserve.pipeline_check import PipelineError, validate_pipeline
+from tests.pipeline_util import custom_node
 from tests.pipeline_util import node as dl
 from tests.pipeline_util import pipeline as make_pipeline
 
@@ -197,15 +199,59 @@ def test_precision_mismatch_and_ambiguous_inputs() -> None:
     assert status == E.INVALID_SHAPE and "input: b" in log
 
 
-def test_name_clash_with_a_model_and_not_implemented_parts() -> None:
+def test_name_clash_with_a_model() -> None:
     with pytest.raises(PipelineError) as info:
         check({**ONE_NODE, "name": "dummy"})
     assert info.value.status == E.PIPELINE_NAME_OCCUPIED
     assert info.value.log_line == "Pipeline name: dummy is already occupied by model or mediapipe graph."
-    custom = {"name": "c", "type": "custom", "library_name": "lib", "inputs": [], "outputs": []}
+
+
+ADD = Signature((TensorSpec("in", "f32", ((1, 1), (0, -1))),), (TensorSpec("out", "f32", ((1, 1), (0, -1))),))
+PROBES = {
+    "add": NodeProbe(ADD),
+    "wide": NodeProbe(Signature(ADD.inputs, (TensorSpec("out", "f32", ((1, 1), (11, 11))),))),
+    "bad_init": NodeProbe(None, E.NODE_LIBRARY_INITIALIZE_FAILED, "Initialization of library with base path: x failed"),
+}
+
+
+def custom(name: str, library: str, inputs: dict[str, tuple[str, str]], outputs: dict[str, str]) -> dict:
+    return custom_node(name, library, inputs, outputs, {})
+
+
+def check_custom(doc: dict) -> Any:
+    (p,) = parse_pipelines([doc])
+    return validate_pipeline(p, set(MODELS), signature_of, lambda library, params: PROBES.get(library))
+
+
+def test_custom_nodes_validated_with_their_library_metadata() -> None:
+    doc = pipeline(
+        [
+            custom("pre", "add", {"in": ("request", "x")}, {"p": "out"}),
+            dl("model", "dummy", {"b": ("pre", "p")}, {"a": "a"}),
+        ],
+        {"y": ("model", "a"), "p": ("pre", "p")},
+        ["x"],
+    )
+    valid = check_custom(doc)
+    assert {t.name: t.dims for t in valid.signature.inputs} == {"x": ((1, 1), (0, -1))}  # metadata: [1,-1]
+    assert {t.name: t.dims for t in valid.signature.outputs} == {"y": ((1, 1), (10, 10)), "p": ((1, 1), (0, -1))}
+    wide = {**doc, "nodes": [custom("pre", "wide", {"in": ("request", "x")}, {"p": "out"}), doc["nodes"][1]]}
     with pytest.raises(PipelineError) as info:
-        check({**ONE_NODE, "nodes": [*ONE_NODE["nodes"], custom]})
-    assert info.value.status == E.NOT_IMPLEMENTED
+        check_custom(wide)  # 11 wide into dummy's 10
+    assert info.value.status == E.INVALID_SHAPE
+    for library, status in (
+        ("nowhere", E.PIPELINE_DEFINITION_INVALID_NODE_LIBRARY),
+        ("bad_init", E.NODE_LIBRARY_INITIALIZE_FAILED),
+    ):
+        broken = {**doc, "nodes": [custom("pre", library, {"in": ("request", "x")}, {"p": "out"}), doc["nodes"][1]]}
+        broken["nodes"].append(broken["nodes"][1])  # a duplicate node name: checked after the libraries
+        with pytest.raises(PipelineError) as info:
+            check_custom(broken)
+        assert info.value.status == status
+    assert info.value.log_line == "Initialization of library with base path: x failed"
+    with pytest.raises(PipelineError) as info:
+        check_custom({**doc, "nodes": [custom("pre", "nowhere", {"in": ("request", "x")}, {"p": "out"})]})
+    assert info.value.log_line == "Pipeline: p node: pre refers to invalid library"
 
 
 DEMUX = pipeline(
@@ -281,3 +327,16 @@ def test_duplicate_pipeline_names_keep_the_first(caplog: pytest.LogCaptureFixtur
     second = {**ONE_NODE, "inputs": ["b", "c"]}
     assert [p.inputs for p in parse_pipelines([ONE_NODE, second])] == [("b",)]
     assert "Duplicated pipeline names: pipeline1Dummy defined in config file." in caplog.text
+
+
+def test_custom_node_library_list() -> None:
+    items = [
+        {"name": "a", "base_path": "libs/a.so"},
+        {"name": "b", "base_path": "/opt/b.so"},
+        {"name": "up", "base_path": "../c.so"},  # logged and left out: its pipelines fail validation
+        {"name": "a", "base_path": "other.so"},  # the first definition is used
+    ]
+    assert parse_libraries(items, "/etc/ovms") == {"a": "/etc/ovms/libs/a.so", "b": "/opt/b.so"}
+    for bad in ({"name": "a"}, {"name": "a", "base_path": 1}, {"name": "a", "base_path": "x", "extra": 1}):
+        with pytest.raises(PipelineSchemaError):
+            parse_libraries([bad], "/")

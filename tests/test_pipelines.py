@@ -56,6 +56,24 @@ NODE_DEMUX = pipeline(
     ],
     {"total": ("sum", "total"), "each": ("each", "a")},
 )
+CHAIN_MID = pipeline(  # one worker runs it whole: the first node's output is returned too
+    "chain_mid",
+    ["in"],
+    [
+        node("first", "dummy", {"b": ("request", "in")}, {"o1": "a"}),
+        node("second", "dummy", {"b": ("first", "o1")}, {"o2": "a"}),
+    ],
+    {"out": ("second", "o2"), "mid": ("first", "o1"), "echo": ("request", "in")},
+)
+DYN_CHAIN = pipeline(  # dynamic dims between the nodes: runs node by node, each request validated
+    "dyn_chain",
+    ["x", "y"],
+    [
+        node("one", "two", {"a": ("request", "x"), "b": ("request", "y")}, {"s": "sum", "n": "neg"}),
+        node("again", "two", {"a": ("one", "s"), "b": ("one", "n")}, {"s": "sum", "n": "neg"}),
+    ],
+    {"s": ("again", "s"), "n": ("again", "n")},
+)
 BROKEN = pipeline("broken", ["in"], [node("n", "missing", {"b": ("request", "in")}, {"o": "a"})], {"out": ("n", "o")})
 CLASH = {**CHAIN, "name": "dummy"}  # a model has the name: never listed
 
@@ -82,7 +100,9 @@ class Repo:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
     repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
-    repo.write(["dummy", "two", "tile3", "sum3"], [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX])
+    repo.write(
+        ["dummy", "two", "tile3", "sum3"], [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX, CHAIN_MID, DYN_CHAIN]
+    )
     args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--metrics_enable"]
     server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
     try:
@@ -113,7 +133,9 @@ def test_status_and_config_list_pipelines_with_models(served: tuple[Server, Repo
     assert status(server, "chain", "/versions/7") == {"model_version_status": [entry("AVAILABLE")]}
     assert status(server, "broken") == {"model_version_status": [FAILED]}
     listed = requests.get(server.url + "/v1/config", timeout=10).json()
-    assert sorted(listed) == ["broken", "chain", "dummy", "entry_demux", "fan", "node_demux", "sum3", "tile3", "two"]
+    assert sorted(listed) == [
+        "broken", "chain", "chain_mid", "dummy", "dyn_chain", "entry_demux", "fan", "node_demux", "sum3", "tile3", "two"
+    ]  # fmt: skip
     assert listed["fan"] == {"model_version_status": [entry("AVAILABLE")]}
     log = server.read_log()
     assert "Pipeline name: dummy is already occupied by model or mediapipe graph." in log
@@ -156,6 +178,16 @@ def test_predict_rest(served: tuple[Server, Repo]) -> None:
     assert bad.status_code == 400
     broken = requests.post(server.url + "/v1/models/broken:predict", json={"instances": [[1.0] * 10]}, timeout=10)
     assert broken.status_code == 404 and broken.json() == {"error": E.PIPELINE_DEFINITION_NOT_LOADED_YET.message}
+
+
+def test_chains_whole_in_a_worker_or_node_by_node(served: tuple[Server, Repo]) -> None:
+    server, _ = served
+    r = requests.post(server.url + "/v1/models/chain_mid:predict", json={"inputs": [[0.5] * 10]}, timeout=10)
+    assert r.json() == {"outputs": {"out": [[2.5] * 10], "mid": [[1.5] * 10], "echo": [[0.5] * 10]}}
+    body = {"inputs": {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "y": [[1, 2], [3, 4]]}}
+    r = requests.post(server.url + "/v1/models/dyn_chain:predict", json=body, timeout=10)
+    # two: sum = a * 2, neg = -b; twice: a * 4 and b
+    assert r.json() == {"outputs": {"s": [[4.0, 8.0, 12.0], [16.0, 20.0, 24.0]], "n": [[1, 2], [3, 4]]}}
 
 
 def test_demultiplexing(served: tuple[Server, Repo]) -> None:
@@ -207,6 +239,16 @@ def test_metrics_count_pipeline_requests(served: tuple[Server, Repo]) -> None:
     text = requests.get(server.url + "/metrics", timeout=10).text
     assert 'ovms_request_time_us_count{interface="REST",name="fan",version="1"}' in text
     assert 'ovms_streams{name="fan"' not in text  # a pipeline has only request families (as OVMS)
+
+    def inferences(model: str) -> int:
+        text = requests.get(server.url + "/metrics", timeout=10).text
+        prefix = f'ovms_inference_time_us_count{{name="{model}",version="1"}}'
+        return int(next(line.split()[-1] for line in text.splitlines() if line.startswith(prefix)))
+
+    before = inferences("dummy")
+    for _ in range(3):  # a chain run whole by one worker: each node counts for its model
+        assert requests.post(server.url + "/v1/models/chain:predict", json={"inputs": [[1.0] * 10]}, timeout=10).ok
+    assert inferences("dummy") == before + 6
 
 
 def reload(server: Server) -> tuple[int, Any]:

@@ -29,6 +29,7 @@ class Job:
     out_offset: int
     out_size: int
     sent: float
+    chain: Any = None  # messages.Chain: a pipeline's chain of nodes, run alone
 
     @property
     def batch(self) -> int:
@@ -51,7 +52,13 @@ def group(jobs: list[Job], max_batch: int) -> list[list[Job]]:
     sizes: dict[tuple[Any, ...], int] = {}
     for job in jobs:
         limit = batch_limit(job, max_batch)
-        if limit <= 1 or not job.loaded.batchable or not job.arrays or job.arrays[0][1].ndim == 0:
+        if (
+            limit <= 1
+            or job.chain is not None
+            or not job.loaded.batchable
+            or not job.arrays
+            or job.arrays[0][1].ndim == 0
+        ):
             groups.append([job])
             continue
         k = job.merge_key()

@@ -26,9 +26,10 @@ from ovserve.shared.errors import (
     OV_INTERNAL_INFERENCE_ERROR,
 )
 from ovserve.shared.lifetime import die_with_parent
-from ovserve.shared.messages import CANCELLED, InferRequest, InferResult
+from ovserve.shared.messages import CANCELLED, ChainStep, InferRequest, InferResult
 from ovserve.shared.shm import Segment
 from ovserve.workers.batcher import Job, Stats, batch_limit, group, merged_inputs, split_outputs
+from ovserve.workers.chain import StepGone, run_chain
 from ovserve.workers.connections import FrontConnections
 from ovserve.workers.loader import Loader, LoadOrder
 from ovserve.workers.metrics import WorkerMetrics
@@ -120,17 +121,24 @@ class Worker:
     def _error(rid: int, status: Any, details: str = "") -> list[Any]:
         return InferResult.failure(rid, NAME_OF[status], details).encode()
 
-    def _job(self, front: socket.socket, message: list[Any]) -> Job | list[Any]:
-        """An infer request as a Job, or the encoded error result that answers it at once."""
-        req = InferRequest.decode(message)
-        key = (req.model, req.version, req.instance)
+    def _loaded(self, key: tuple[str, int, int]) -> Any | None:
+        """A loaded version, or one retiring that still serves requests on their way to it."""
         loaded = self.versions.get(key)
         if loaded is None:
             retired = self.retiring.get(key)
             if retired is None:
-                return self._error(req.rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+                return None
             loaded = retired[0]
             self.retiring[key] = (loaded, time.monotonic())
+        return loaded
+
+    def _job(self, front: socket.socket, message: list[Any]) -> Job | list[Any]:
+        """An infer request as a Job, or the encoded error result that answers it at once."""
+        req = InferRequest.decode(message)
+        key = (req.model, req.version, req.instance)
+        loaded = self._loaded(key)
+        if loaded is None:
+            return self._error(req.rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
         if time.time() > req.deadline:
             return self._error(req.rid, DEADLINE_EXCEEDED)  # the front has answered already: drop the work
         try:
@@ -141,10 +149,37 @@ class Worker:
         except (OSError, ValueError, TypeError) as exc:  # e.g. the front died and its arena is gone
             log.warning("request %d: cannot read its tensors: %s", req.rid, exc)
             return self._error(req.rid, INTERNAL_ERROR)
-        return Job(front, req.rid, key, loaded, arena, arrays, req.out_offset, req.out_size, req.sent)
+        return Job(front, req.rid, key, loaded, arena, arrays, req.out_offset, req.out_size, req.sent, req.chain)
+
+    def _run_chain(self, job: Job) -> list[Any]:
+        """A pipeline's chain of nodes, one inference after another; each counts for its model."""
+
+        def step(s: ChainStep, loaded: Any, inputs: list[tuple[str, Any]]) -> list[Any]:
+            started = time.time()
+            self.metrics.begin(loaded.slot)
+            try:
+                outputs = self.host.infer(loaded, inputs)
+            finally:
+                self.metrics.end(loaded.slot)
+            compute_s = time.time() - started
+            self.stats.add(f"{s.model} v{s.version}", 1, started - job.sent, compute_s)
+            self.metrics.inference(loaded.slot, [started - job.sent], compute_s)
+            return outputs
+
+        try:
+            outputs = run_chain(job.chain, job.loaded, job.arrays, self._loaded, step)
+        except StepGone:
+            return self._error(job.rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
+        except Exception as exc:
+            log.error("pipeline chain from %s failed: %s", job.key[0], exc)
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return self._error(job.rid, OV_INTERNAL_INFERENCE_ERROR, detail)
+        return result_message(job, [array for _, array in outputs], [name for name, _ in outputs])
 
     def _run(self, jobs: list[Job]) -> list[list[Any]]:
         """One inference for the group (or one each, when outputs cannot be split back)."""
+        if jobs[0].chain is not None:
+            return [self._run_chain(jobs[0])]  # a chain is always a group of its own
         started = time.time()
         name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
         slot = jobs[0].loaded.slot
@@ -222,7 +257,7 @@ class Worker:
         whose batch has not filled (each model's own setting, else the worker's)."""
         queued: dict[int, list[Any]] = {}  # per loaded model: [requests' batch, its delay, its limit]
         for job in jobs:
-            if job.loaded.batchable:
+            if job.loaded.batchable and job.chain is None:
                 own = job.loaded.batch_delay_s
                 entry = queued.setdefault(
                     id(job.loaded), [0, self.batch_delay_s if own is None else own, batch_limit(job, self.max_batch)]

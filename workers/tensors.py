@@ -22,11 +22,12 @@ def input_array(arena: Segment, t: TensorDesc, inputs_end: int) -> np.ndarray:
     return arena.view(t.offset, t.dtype, t.shape)
 
 
-def result_message(job: Job, outputs: list[np.ndarray]) -> list[Any]:
-    """The encoded result: outputs copied into the job's reserved block, inline when they do not fit."""
+def result_message(job: Job, outputs: list[np.ndarray], names: list[str] | None = None) -> list[Any]:
+    """The encoded result: outputs copied into the job's reserved block, inline when they do not
+    fit. ``names``: the outputs' (default: the model's output names)."""
     descs: list[TensorDesc] = []
     cursor, end = job.out_offset, job.out_offset + job.out_size
-    for name, array in zip(job.loaded.output_names, outputs, strict=False):
+    for name, array in zip(job.loaded.output_names if names is None else names, outputs, strict=False):
         shape = list(array.shape)
         if array.dtype.kind in "SO":  # a string tensor
             items = [bytes(i) for i in array.reshape(-1).tolist()]
