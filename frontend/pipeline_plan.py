@@ -4,7 +4,7 @@ connections, and the outputs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ovserve.shared.pipeline_config import ENTRY
@@ -18,7 +18,7 @@ class PlanNode:
     version: int
     inputs: tuple[tuple[str, str, str], ...]  # (the model's input, source node, source alias)
     outputs: tuple[tuple[str, str], ...]  # (alias, the model's output)
-    per_shard: bool = False  # runs once per shard of the demultiplexer
+    level: tuple[str, ...] = ()  # the demultiplexers it runs once per shard of (outer first)
     gathers: bool = False  # takes the shards stacked along a new dim 0
     library: str = ""  # a custom node's .so path ("": a model's node)
     params: tuple[tuple[str, str], ...] = ()  # a custom node's params
@@ -30,9 +30,8 @@ class PipelinePlan:
     nodes: tuple[PlanNode, ...]
     outputs: tuple[tuple[str, str, str], ...]  # (pipeline output, source node, source alias)
     chain: bool = False  # every node takes tensors only from the request and the node before it
-    demux: str | None = None  # "request", a node, or None: where tensors split into shards
-    count: int | None = None  # the demultiply_count (-1: dim 0 decides)
-    shard_sources: frozenset[str] = frozenset()  # nodes (and "request") whose tensors arrive as shards
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # source -> its tensors' level
+    counts: dict[str, int] = field(default_factory=dict)  # demultiplexer -> its count (-1: dim 0 decides)
 
     @property
     def models_only(self) -> bool:
@@ -48,22 +47,16 @@ class PipelinePlan:
                 int(version),
                 tuple(tuple(i) for i in inputs),  # type: ignore[misc]
                 tuple(tuple(o) for o in outputs),  # type: ignore[misc]
-                bool(per_shard),
+                tuple(level),
                 bool(gathers),
                 *_custom(custom),
             )
-            for name, model, version, inputs, outputs, per_shard, gathers, custom in data["nodes"]
+            for name, model, version, inputs, outputs, level, gathers, custom in data["nodes"]
         )
-        demux = data.get("demux")
+        counts = {str(k): int(v) for k, v in data["counts"].items()}
         outputs = tuple(tuple(o) for o in data["outputs"])
-        return cls(
-            nodes,
-            outputs,  # type: ignore[arg-type]
-            demux is None and _is_chain(nodes),
-            demux,
-            data.get("count"),
-            frozenset(data.get("shard_sources", ())),
-        )
+        levels = {str(k): tuple(v) for k, v in data["levels"].items()}
+        return cls(nodes, outputs, not counts and _is_chain(nodes), levels, counts)  # type: ignore[arg-type]
 
 
 def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:

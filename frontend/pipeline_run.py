@@ -6,6 +6,7 @@ model and dispatched like any other; the first failure cancels the rest and is t
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ RunNode = Callable[[PlanNode, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # 
 
 async def run_pipeline(plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> Tensors:
     """The pipeline's outputs, in the order of its definition."""
-    if plan.demux is not None:
+    if plan.counts:
         return await _Sharded(plan, inputs, run_node).run()
     results: dict[str, dict[str, np.ndarray]] = {}
 
@@ -79,50 +80,51 @@ def shard_count(tensors: Mapping[str, np.ndarray], count: int | None) -> int:
 
 
 class _Sharded:
-    """A pipeline with a demultiplexer: its tensors split along dim 0 into shards, the nodes
-    after it run once per shard, a gathering node (or the response) takes the shards stacked
-    along a new dim 0."""
+    """A pipeline with demultiplexers: after each, tensors split along dim 0 into shards and the
+    nodes fed by them run once per shard (per index path, when demultiplexers nest); a gathering
+    node takes its demultiplexer's shards stacked along a new dim 0, the response every level
+    still open."""
 
     def __init__(self, plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> None:
-        self.plan, self.inputs, self.run_node = plan, inputs, run_node
-        self.whole: dict[str, dict[str, np.ndarray]] = {}  # node -> alias -> tensor (nodes run once)
-        self.shards: dict[str, list[dict[str, np.ndarray]]] = {}  # per-shard nodes: one dict per shard
-        self.n = 0
+        self.plan, self.run_node = plan, run_node
+        # source -> index path of the level it ran at -> alias -> tensor
+        self.results: dict[str, dict[tuple[int, ...], dict[str, np.ndarray]]] = {ENTRY: {(): dict(inputs)}}
+        self.n: dict[str, int] = {}  # demultiplexer -> how many shards it made
 
-    def value(self, node: str, item: str, shard: int | None) -> np.ndarray:
-        """A source's tensor: one shard of it (``shard``), or the shards stacked (None)."""
-        plan = self.plan
-        if node not in plan.shard_sources:
-            return self.inputs[item] if node == ENTRY else self.whole[node][item]
-        if node == plan.demux:
-            whole = self.inputs[item] if node == ENTRY else self.whole[node][item]
-            return whole if shard is None else whole[shard]
-        if shard is None:
-            return np.stack([part[item] for part in self.shards[node]])
-        return self.shards[node][shard][item]
+    def value(self, node: str, item: str, at: tuple[int, ...]) -> np.ndarray:
+        """``node``'s tensor at the index path ``at`` of its level; a shorter path: the levels
+        beyond it stacked."""
+        level = self.plan.levels.get(node, ())
+        if len(at) < len(level):
+            return np.stack([self.value(node, item, (*at, i)) for i in range(self.n[level[len(at)]])])
+        if level and level[-1] == node:  # a demultiplexer's own shards: one of its outputs' dim 0
+            return self.results[node][at[:-1]][item][at[-1]]
+        return self.results[node][at][item]
 
     async def node(self, node: PlanNode) -> None:
-        def feed(shard: int | None) -> dict[str, np.ndarray]:
-            return {i: self.value(s, a, shard) for i, s, a in node.inputs}
-
         def named(answer: Tensors) -> dict[str, np.ndarray]:
             found = dict(answer)
             return {alias: found[real] for alias, real in node.outputs if real in found}
 
-        if node.per_shard:
-            answers = await asyncio.gather(*(self.run_node(node, feed(i)) for i in range(self.n)))
-            self.shards[node.name] = [named(a) for a in answers]
-            return
-        self.whole[node.name] = named(await self.run_node(node, feed(None)))
-        if node.name == self.plan.demux:
-            self.n = shard_count(self.whole[node.name], self.plan.count)
+        paths = list(itertools.product(*(range(self.n[d]) for d in node.level)))
+        answers = await asyncio.gather(
+            *(self.run_node(node, {i: self.value(s, a, at) for i, s, a in node.inputs}) for at in paths)
+        )
+        self.results[node.name] = {at: named(answer) for at, answer in zip(paths, answers, strict=True)}
+        if node.name in self.plan.counts:
+            for outputs in self.results[node.name].values():
+                self._split(node.name, outputs)
+
+    def _split(self, demux: str, tensors: Mapping[str, np.ndarray]) -> None:
+        n = shard_count(tensors, self.plan.counts[demux])
+        if self.n.setdefault(demux, n) != n:  # a dynamic count must agree across its runs
+            raise OvmsError(E.PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY)
 
     async def run(self) -> Tensors:
-        plan = self.plan
-        if plan.demux == ENTRY:
-            self.n = shard_count(self.inputs, plan.count)
-        await _as_sources_answer(plan, self.node)
-        return [(name, self.value(node, item, None)) for name, node, item in plan.outputs]
+        if ENTRY in self.plan.counts:
+            self._split(ENTRY, self.results[ENTRY][()])
+        await _as_sources_answer(self.plan, self.node)
+        return [(name, self.value(node, item, ())) for name, node, item in self.plan.outputs]
 
 
 def split_passthrough(inputs: Mapping[str, Any], undefined: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,14 +6,15 @@ A custom node's signature is what its library's metadata calls answered (a probe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ovserve.custom_libraries import NodeProbe, Params
-from ovserve.pipeline_shards import Shards
+from ovserve.pipeline_shards import Level, Shards
+from ovserve.pipeline_signature import AmbiguousInput, fits, pipeline_signature
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, ENTRY, EXIT, NodeConfig, PipelineConfig, Source
-from ovserve.shared.signature import UNDEFINED, Dim, Signature, TensorSpec, shape_text
+from ovserve.shared.signature import Signature, TensorSpec, shape_text
 
 SignatureOf = Callable[[str, int], Signature | None]  # (model, version or 0) -> AVAILABLE signature
 ProbeOf = Callable[[str, Params], NodeProbe | None]  # (library, node params) -> what the library answered
@@ -21,6 +22,20 @@ ProbeOf = Callable[[str, Params], NodeProbe | None]  # (library, node params) ->
 
 def _no_libraries(library: str, params: Params) -> NodeProbe | None:
     return None
+
+
+def _no_auto(model: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Servables:
+    """What pipelines are validated against: the served models and the custom node libraries."""
+
+    model_names: set[str]
+    signature_of: SignatureOf
+    probe_of: ProbeOf = _no_libraries
+    uses_auto: Callable[[str], bool] = _no_auto  # a model configured with batch_size or shape "auto"
 
 
 class PipelineError(Exception):
@@ -34,30 +49,18 @@ class PipelineError(Exception):
 class ValidPipeline:
     signature: Signature
     order: tuple[str, ...]  # the nodes in an order where every node comes after its sources
-    demux: str | None = None  # "request", a node, or None: where tensors split into shards
-    count: int | None = None  # its demultiply_count (-1: as many as dim 0 has)
-    per_shard: frozenset[str] = frozenset()  # nodes that run once per shard
-    shard_sources: frozenset[str] = frozenset()  # nodes (and "request") whose tensors arrive as shards
-
-
-def _intersect(a: Dim, b: Dim) -> Dim | None:
-    lo = max(a[0], b[0])
-    hi = a[1] if b[1] == -1 else b[1] if a[1] == -1 else min(a[1], b[1])
-    return None if hi != -1 and lo > hi else (lo, hi)
-
-
-def _fits(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> bool:
-    return len(a) == len(b) and all(_intersect(x, y) is not None for x, y in zip(a, b, strict=True))
+    levels: dict[str, Level] = field(default_factory=dict)  # "request" and each node: its tensors' level
+    runs: dict[str, Level] = field(default_factory=dict)  # each node: the level it runs at
+    counts: dict[str, int] = field(default_factory=dict)  # each demultiplexer's count (-1: dim 0 decides)
 
 
 class _Check:
-    def __init__(self, p: PipelineConfig, signature_of: SignatureOf, probe_of: ProbeOf) -> None:
+    def __init__(self, p: PipelineConfig, servables: Servables) -> None:
         self.p = p
-        self.probe_of = probe_of
+        self.servables = servables
         self.nodes = {n.name: n for n in p.nodes}
         self.signatures: dict[str, Signature] = {}
-        self.signature_of = signature_of
-        self.sh = Shards(p, None)
+        self.sh = Shards(p)
 
     def fail(self, status: Status, text: str) -> PipelineError:
         return PipelineError(status, text)
@@ -66,9 +69,9 @@ class _Check:
         """OVMS's log line of a failed connection check."""
         return PipelineError(status, f"Validation of pipeline: {self.p.name} definition failed. {text}")
 
-    def run(self, model_names: set[str]) -> ValidPipeline:
+    def run(self) -> ValidPipeline:
         p = self.p
-        if p.name in model_names:
+        if p.name in self.servables.model_names:
             raise self.fail(
                 E.PIPELINE_NAME_OCCUPIED, f"Pipeline name: {p.name} is already occupied by model or mediapipe graph."
             )
@@ -81,19 +84,17 @@ class _Check:
                     f"PipelineDefinition: {p.name} has multiple nodes with name: {node.name}",
                 )
             seen.add(node.name)
-        demuxers = [ENTRY] if p.demultiply_count is not None else []
-        demuxers += [n.name for n in p.nodes if n.demultiply_count is not None]
-        if len(demuxers) > 1:
-            text = f"Pipeline: {p.name} has more than one demultiplexer: not implemented yet"
+        demuxers = self.sh.demuxers
+        if len(demuxers) > 1 and any(self.sh.count(d) < 0 for d in demuxers):
+            text = f"PipelineDefinition: {p.name} has multiple demultiplexers with at least one dynamic."
             raise self.fail(E.NOT_IMPLEMENTED, text)
-        self.sh = Shards(p, demuxers[0] if demuxers else None)
         for node in p.nodes:
             for gathered in node.gather_from:
                 if gathered not in self.nodes:
                     raise self.fail(
                         E.PIPELINE_NODE_GATHER_FROM_NOT_EXISTING_NODE, f"Node: {node.name} gathers from {gathered}"
                     )
-                if gathered != self.sh.demux:
+                if gathered not in demuxers:
                     raise self.fail(
                         E.PIPELINE_NODE_GATHER_FROM_NOT_DEMULTIPLEXER, f"Node: {node.name} gathers from {gathered}"
                     )
@@ -101,10 +102,16 @@ class _Check:
             self.check_node(node)
         self.check_response()
         order = self.check_cycles()
-        signature = Signature(self.pipeline_inputs(), self.pipeline_outputs())
-        per_shard = frozenset(n.name for n in p.nodes if self.sh.per_shard(n))
-        sources = frozenset(name for name in [ENTRY, *self.nodes] if self.sh.shards(name))
-        return ValidPipeline(signature, order, self.sh.demux, self.sh.count, per_shard, sources)
+        try:
+            signature = pipeline_signature(p, self.sh, self.signatures)
+        except AmbiguousInput as exc:
+            raise self.invalid(
+                E.PIPELINE_INPUTS_AMBIGUOUS_METADATA,
+                f"Pipeline input: {exc.name} is connected to nodes that require different tensor metadata",
+            ) from exc
+        levels = {name: self.sh.level(name) for name in [ENTRY, *self.nodes]}
+        runs = {n.name: self.sh.run_level(n) for n in p.nodes}
+        return ValidPipeline(signature, order, levels, runs, {d: self.sh.count(d) for d in demuxers})
 
     def check_libraries(self) -> None:
         """Each custom node's library opened, initialized with the node's params and answered
@@ -112,7 +119,7 @@ class _Check:
         for node in self.p.nodes:
             if node.kind != CUSTOM:
                 continue
-            probe = self.probe_of(node.library, node.params)
+            probe = self.servables.probe_of(node.library, node.params)
             if probe is None:
                 raise self.fail(
                     E.PIPELINE_DEFINITION_INVALID_NODE_LIBRARY,
@@ -122,12 +129,20 @@ class _Check:
                 raise self.fail(probe.status or E.NODE_LIBRARY_METADATA_FAILED, probe.log_line)
             self.signatures[node.name] = probe.signature
 
+    def strings_demultiplied(self, node: str) -> PipelineError:
+        return self.invalid(
+            E.PIPELINE_STRING_DEMUILTIPLICATION_UNSUPPORTED,
+            f"Demultiplication of strings in unsupported. Node name: {node}",
+        )
+
     def check_demultiplexer(self, node: NodeConfig) -> None:
         signature = self.signatures[node.name]
         for alias, real in node.outputs:
             spec = next((t for t in signature.outputs if t.name == real), None)
             if spec is None:
                 continue  # reported where an alias is used
+            if spec.element_type == "string":
+                raise self.strings_demultiplied(node.name)
             if len(spec.dims) < 3:
                 raise self.invalid(
                     E.PIPELINE_NOT_ENOUGH_SHAPE_DIMENSIONS_TO_DEMULTIPLY,
@@ -142,10 +157,19 @@ class _Check:
 
     def signature(self, node: NodeConfig) -> Signature:
         """The signature of ``node``'s model (looked up once), or OVMS's missing-model error."""
-        found = self.signatures.get(node.name) or self.signature_of(node.model, node.version)
+        found = self.signatures.get(node.name)
+        if found is not None:
+            return found
+        found = self.servables.signature_of(node.model, node.version)
         if found is None:
             raise self.invalid(
                 E.PIPELINE_NODE_REFERING_TO_MISSING_MODEL, f"Missing model: {node.model}; version: {node.version}"
+            )
+        if self.servables.uses_auto(node.model):
+            raise self.invalid(
+                E.FORBIDDEN_MODEL_DYNAMIC_PARAMETER,
+                f"Node name: {node.name} used model name: {node.model} with batch/shape parameter set to 'auto' which "
+                "is forbidden. Use dynamic shape.",
             )
         self.signatures[node.name] = found
         return found
@@ -167,21 +191,25 @@ class _Check:
                     f"Node: {node.name} input: {model_input} is connected to multiple data sources",
                 )
             connected.add(model_input)
+            if source.node == ENTRY and ENTRY in self.sh.demuxers and inputs[model_input].element_type == "string":
+                raise self.strings_demultiplied(ENTRY)
             produced = self.source_spec(node.name, source)
             if produced is not None:
                 self.check_match(node.name, inputs[model_input], source, self.sh.edge_dims(node, source, produced))
-        sources = [s.node for _, s in node.inputs if s.node == ENTRY or s.node in self.nodes]
-        if not node.gather_from and len({self.sh.shards(src) for src in sources}) > 1:
+        if not self.sh.levels_agree(node):
             raise self.fail(
                 E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER,
-                f"In pipeline: {self.p.name} node: {node.name} takes both shards and whole tensors",
+                f"In pipeline: {self.p.name} node: {node.name} takes shards of different demultiplexers",
             )
-        if node.gather_from and not any(self.sh.shards(src) for src in sources):
+        level = self.sh.input_level(node)
+        if node.gather_from and (not level or level[-1] != node.gather_from[0]):
+            innermost = level[-1] if level else "none"
             raise self.fail(
                 E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER,
-                f"In pipeline: {self.p.name} node: {node.name} gathers from {node.gather_from[0]} but takes no shards",
+                f"In pipeline: {self.p.name} exists path that doesn't gather from demultiplexer node: {innermost}, "
+                f"connection to node: {node.name}.",
             )
-        if node.name == self.sh.demux:
+        if node.demultiply_count is not None:
             self.check_demultiplexer(node)
         missing = sorted(set(inputs) - connected)
         if missing:
@@ -221,7 +249,13 @@ class _Check:
         return spec
 
     def check_match(self, node: str, wanted: TensorSpec, source: Source, produced: TensorSpec) -> None:
-        if not _fits(wanted.dims, produced.dims):
+        if produced.element_type == "string":
+            raise self.invalid(
+                E.NOT_IMPLEMENTED,
+                f"Connecting models with string precision is unsupported. Dependent node: {node}; input: "
+                f"{wanted.name} vs dependency node: {source.node}; output: {produced.name}",
+            )
+        if not fits(wanted.dims, produced.dims):
             raise self.invalid(
                 E.INVALID_SHAPE,
                 f"Shape mismatch between: dependent node: {node}; input: {wanted.name}; shape: "
@@ -282,57 +316,7 @@ class _Check:
             )
         return tuple(order)
 
-    def pipeline_inputs(self) -> tuple[TensorSpec, ...]:
-        specs: list[TensorSpec] = []
-        for name in self.p.inputs:
-            uses = [
-                self.signatures[node.name].inputs[
-                    [t.name for t in self.signatures[node.name].inputs].index(model_input)
-                ]
-                for node in self.p.nodes
-                for model_input, source in node.inputs
-                if source.node == ENTRY and source.item == name
-            ]
-            to_response = any(s.node == ENTRY and s.item == name for _, s in self.p.outputs)
-            if not uses:
-                if to_response:
-                    specs.append(TensorSpec(name, UNDEFINED, ()))
-                continue  # consumed by nothing: not in metadata, not required (as OVMS)
-            dims: list[Dim] | None = list(uses[0].dims)
-            for use in uses[1:]:
-                if use.element_type != uses[0].element_type or len(use.dims) != len(uses[0].dims):
-                    dims = None
-                    break
-                merged = [_intersect(a, b) for a, b in zip(dims or [], use.dims, strict=True)]
-                dims = None if any(d is None for d in merged) else merged  # type: ignore[misc]
-                if dims is None:
-                    break
-            if dims is None:
-                raise self.invalid(
-                    E.PIPELINE_INPUTS_AMBIGUOUS_METADATA,
-                    f"Pipeline input: {name} is connected to nodes that require different tensor metadata",
-                )
-            if self.sh.demux == ENTRY:  # every pipeline input gets the shards' dim in front
-                dims = [self.sh.count_dim(), *dims]
-            specs.append(TensorSpec(name, uses[0].element_type, tuple(dims), uses[0].layout))
-        return tuple(specs)
 
-    def pipeline_outputs(self) -> tuple[TensorSpec, ...]:
-        inputs = {t.name: t for t in self.pipeline_inputs()}
-        specs = []
-        for name, source in self.p.outputs:
-            if source.node == ENTRY:
-                spec = inputs.get(source.item, TensorSpec(source.item, UNDEFINED, ()))
-            else:
-                produced = self.source_spec(EXIT, source)
-                assert produced is not None
-                spec = self.sh.edge_dims(None, source, produced)
-            specs.append(TensorSpec(name, spec.element_type, spec.dims))
-        return tuple(specs)
-
-
-def validate_pipeline(
-    p: PipelineConfig, model_names: set[str], signature_of: SignatureOf, probe_of: ProbeOf = _no_libraries
-) -> ValidPipeline:
+def validate_pipeline(p: PipelineConfig, servables: Servables) -> ValidPipeline:
     """The pipeline's signature and node order, or ``PipelineError`` with OVMS's status and log line."""
-    return _Check(p, signature_of, probe_of).run(model_names)
+    return _Check(p, servables).run()

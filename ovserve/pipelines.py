@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovserve.custom_libraries import CustomLibraries
-from ovserve.pipeline_check import PipelineError, SignatureOf, ValidPipeline, validate_pipeline
+from ovserve.pipeline_check import PipelineError, Servables, ValidPipeline, validate_pipeline
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, NodeConfig, PipelineConfig
@@ -60,9 +60,9 @@ class PipelineSet:
             return False
         self.validated_at = generation
         self.libraries.prepare([r.config for r in self.records.values() if r.state != State.END])
-        return self.validate(*model_signatures(models))
+        return self.validate(servables(models, self.libraries))
 
-    def validate(self, model_names: set[str], signature_of: SignatureOf) -> bool:
+    def validate(self, servables: Servables) -> bool:
         """Validate every pipeline that is not retired; whether any state or signature changed."""
         changed = False
         self.failure = None
@@ -72,7 +72,7 @@ class PipelineSet:
                 continue
             before = (record.state, record.error, record.valid)
             try:
-                record.valid = validate_pipeline(record.config, model_names, signature_of, self.libraries.probe)
+                record.valid = validate_pipeline(record.config, servables)
                 record.state, record.error = State.AVAILABLE, ErrorCode.OK
             except PipelineError as exc:
                 if (record.state, record.error) != (State.LOADING, ErrorCode.FAILED_PRECONDITION):
@@ -102,7 +102,7 @@ class PipelineSet:
     def plan_wire(self, config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
         """Nodes in an order where each comes after its sources, with their connections (a
         custom node with its library's path, params and signature), and where tensors split
-        into shards (the demultiplexer) and which nodes run per shard."""
+        into shards (the demultiplexers) and the level each node runs at (``pipeline_shards``)."""
         nodes = {n.name: n for n in config.nodes}
 
         def custom(node: NodeConfig) -> list[Any]:
@@ -120,22 +120,22 @@ class PipelineSet:
                     n.version,
                     [[model_input, s.node, s.item] for model_input, s in n.inputs],
                     [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
-                    n.name in valid.per_shard,
+                    list(valid.runs[n.name]),
                     bool(n.gather_from),
                     custom(n),
                 ]
                 for n in (nodes[name] for name in valid.order)
             ],
             "outputs": [[name, s.node, s.item] for name, s in config.outputs],
-            "demux": valid.demux,
-            "count": valid.count,
-            "shard_sources": sorted(valid.shard_sources),
+            "levels": {name: list(level) for name, level in valid.levels.items() if level},
+            "counts": valid.counts,
         }
 
 
-def model_signatures(models: dict[str, Any]) -> tuple[set[str], SignatureOf]:
-    """The served model names and a lookup of an AVAILABLE version's signature (version 0:
-    the default, the highest AVAILABLE), from the registry's model records."""
+def servables(models: dict[str, Any], libraries: CustomLibraries) -> Servables:
+    """The served model names, a lookup of an AVAILABLE version's signature (version 0: the
+    default, the highest AVAILABLE), of a model configured with ``auto``, from the registry's
+    model records; and the libraries' probes."""
     live = {name: r for name, r in models.items() if not r.removed}
 
     def signature_of(model: str, version: int) -> Signature | None:
@@ -150,4 +150,4 @@ def model_signatures(models: dict[str, Any]) -> tuple[set[str], SignatureOf]:
         best = max(available, key=lambda v: v.version, default=None)
         return Signature.from_wire(best.current.signature) if best is not None else None
 
-    return set(live), signature_of
+    return Servables(set(live), signature_of, libraries.probe, lambda model: live[model].config.uses_auto)

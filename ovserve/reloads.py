@@ -13,6 +13,8 @@ from ovserve.reload_ticket import ReloadTicket
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
 from ovserve.shared import errors as E
+from ovserve.shared.config_file import ParsedConfig
+from ovserve.shared.pipeline_config import DL_MODEL
 from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.supervisor")
@@ -57,11 +59,30 @@ class Reloads:
             return  # unchanged, unreadable or invalid: nothing to apply
         parsed = read.parsed
         log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
-        self.send_orders(self.registry.set_models(parsed.models, parsed.skipped))
+        gated = self._gated(parsed)
+        if gated:
+            ticket.error = ticket.error or E.CONFIG_RELOAD_FAILED
+            self.config.failed = True  # retried at the next reload or poll
+        models = [m for m in parsed.models if m.name not in gated]
+        self.send_orders(self.registry.set_models(models, parsed.skipped | gated))
         pipelines = self.registry.pipelines
         if pipelines.set_pipelines(parsed.pipelines) | pipelines.libraries.set_paths(parsed.libraries):
             self.registry.generation += 1  # validated (and published) once the loads settle
         ticket.changed = ticket.config_changed = True
+
+    def _gated(self, parsed: ParsedConfig) -> set[str]:
+        """Models whose new config sets ``auto`` while a pipeline of the same file uses them:
+        their old config stays (OVMS's gated model changes; applied once no pipeline uses them)."""
+        used = {n.model for p in parsed.pipelines for n in p.nodes if n.kind == DL_MODEL}
+        gated = set()
+        for config in parsed.models:
+            record = self.registry.models.get(config.name)
+            if not (config.name in used and config.uses_auto and record is not None and not record.removed):
+                continue
+            if record.config != config:
+                log.error("Requested dynamic parameters but model is used in pipeline: %s", config.name)
+                gated.add(config.name)
+        return gated
 
     def settled(self, serving: bool) -> list[Answer] | None:
         """The answers of the waiting reloads once every load has settled, else None."""

@@ -110,6 +110,8 @@ PIPELINE_WRONG_DIMENSION_SIZE_TO_DEMULTIPLY = Status(500, "Wrong dimension size.
 PIPELINE_INPUTS_AMBIGUOUS_METADATA = Status(
     500, "Multiple nodes connected to the same pipeline input require different tensor metadata"
 )
+FORBIDDEN_MODEL_DYNAMIC_PARAMETER = Status(500, "Value of provided parameter is forbidden")
+PIPELINE_STRING_DEMUILTIPLICATION_UNSUPPORTED = Status(500, "Demultiplication is not supported for string precision")
 PIPELINE_DEMULTIPLEXER_NO_RESULTS = Status(204, "Pipeline execution aborted due to no content from custom node")
 # Custom nodes (wave2.md 2; unmapped: 500 over REST, UNKNOWN over gRPC)
 PIPELINE_DEFINITION_INVALID_NODE_LIBRARY = Status(500, "Pipeline refers to incorrect library")

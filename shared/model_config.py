@@ -134,6 +134,11 @@ class ModelConfig:
     target_device: str = "CPU"
     plugin_config: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def uses_auto(self) -> bool:
+        """``batch_size`` or ``shape`` is ``auto``: forbidden for a model a pipeline uses."""
+        return self.batch_size == "auto" or (self.shape is not None and self.shape.auto)
+
     def load_options(self) -> dict[str, Any]:
         """What a worker needs to read, reshape, compile and batch a version (msgpack-able)."""
         shape = None

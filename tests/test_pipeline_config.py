@@ -12,7 +12,7 @@ from ovserve.shared.pipeline_config import PipelineSchemaError, Source, parse_li
 from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
 
 from ovserve.custom_libraries import NodeProbe
-from ovserve.pipeline_check import PipelineError, validate_pipeline
+from ovserve.pipeline_check import PipelineError, Servables, validate_pipeline
 from tests.pipeline_util import custom_node
 from tests.pipeline_util import node as dl
 from tests.pipeline_util import pipeline as make_pipeline
@@ -55,7 +55,7 @@ CHAIN = pipeline(
 
 def check(doc: dict, models: set[str] | None = None) -> Any:
     (p,) = parse_pipelines([doc])
-    return validate_pipeline(p, models or set(MODELS), signature_of)
+    return validate_pipeline(p, Servables(models or set(MODELS), signature_of))
 
 
 def failure(doc: dict) -> tuple[E.Status, str]:
@@ -220,7 +220,7 @@ def custom(name: str, library: str, inputs: dict[str, tuple[str, str]], outputs:
 
 def check_custom(doc: dict) -> Any:
     (p,) = parse_pipelines([doc])
-    return validate_pipeline(p, set(MODELS), signature_of, lambda library, params: PROBES.get(library))
+    return validate_pipeline(p, Servables(set(MODELS), signature_of, lambda library, params: PROBES.get(library)))
 
 
 def test_custom_nodes_validated_with_their_library_metadata() -> None:
@@ -267,13 +267,14 @@ DEMUX = pipeline(
 
 def test_demultiplexing_shapes() -> None:
     valid = check(DEMUX)
-    assert valid.demux == "tile" and valid.count == 3 and valid.per_shard == {"each"}
+    assert valid.counts == {"tile": 3} and valid.runs == {"tile": (), "each": ("tile",), "sum": ()}
+    assert valid.levels == {"request": (), "tile": ("tile",), "each": ("tile",), "sum": ()}
     assert {t.name: t.dims for t in valid.signature.outputs} == {
         "total": ((1, 1), (10, 10)),
         "each": ((3, 3), (1, 1), (10, 10)),  # gathered by the response: the shards' dim in front
     }
     entry = check({**ONE_NODE, "demultiply_count": 0})  # 0 means dynamic (-1), as OVMS
-    assert entry.count == -1 and entry.signature.inputs[0].dims == ((0, -1), (1, 1), (10, 10))
+    assert entry.counts == {"request": -1} and entry.signature.inputs[0].dims == ((0, -1), (1, 1), (10, 10))
 
 
 @pytest.mark.parametrize(
@@ -285,7 +286,8 @@ def test_demultiplexing_shapes() -> None:
             lambda d: d["nodes"][0].update(demultiply_count=4),
             E.PIPELINE_DEMULTIPLY_COUNT_DOES_NOT_MATCH_TENSOR_SHARD_COUNT,
         ),
-        (lambda d: d["nodes"][1].update(demultiply_count=2), E.NOT_IMPLEMENTED),  # two demultiplexers
+        (lambda d: d["nodes"][1].update(demultiply_count=2), E.PIPELINE_NOT_ENOUGH_SHAPE_DIMENSIONS_TO_DEMULTIPLY),
+        (lambda d: d.update(demultiply_count=-1), E.NOT_IMPLEMENTED),  # two demultiplexers, one dynamic
         (lambda d: d["nodes"][2].pop("gather_from_node"), E.INVALID_SHAPE),  # sum3 gets [1,10] shards
         (
             lambda d: d["nodes"].__setitem__(0, {**d["nodes"][1], "name": "tile", "demultiply_count": 3,
@@ -298,6 +300,38 @@ def test_demultiplexing_failures(change: Any, status: E.Status) -> None:
     doc = copy.deepcopy(DEMUX)
     change(doc)
     assert failure(doc)[0] == status
+
+
+NESTED = pipeline(  # OVMS's CustomNodeMultipleDemultiplexers, with model nodes: 3 shards, then 3 of each
+    [
+        dl("outer", "tile3", {"x": ("request", "x")}, {"t": "t"}, demultiply_count=3),
+        dl("inner", "tile3", {"x": ("outer", "t")}, {"t": "t"}, demultiply_count=3),
+        dl("each", "dummy", {"b": ("inner", "t")}, {"a": "a"}),
+        dl("sum", "sum3", {"s": ("each", "a")}, {"total": "total"}, gather_from_node="inner"),
+    ],
+    {"sums": ("sum", "total"), "all": ("each", "a")},
+    ["x"],
+)
+
+
+def test_nested_demultiplexers() -> None:
+    valid = check(NESTED)
+    assert valid.counts == {"outer": 3, "inner": 3}
+    assert valid.runs == {"outer": (), "inner": ("outer",), "each": ("outer", "inner"), "sum": ("outer",)}
+    assert {t.name: t.dims for t in valid.signature.outputs} == {
+        "sums": ((3, 3), (1, 1), (10, 10)),  # the inner level gathered by sum, the outer by the response
+        "all": ((3, 3), (3, 3), (1, 1), (10, 10)),  # both gathered by the response, outer first
+    }
+    wrong = copy.deepcopy(NESTED)
+    wrong["nodes"][3]["gather_from_node"] = "outer"  # not LIFO: the inner one is still open
+    status, log = failure(wrong)
+    assert status == E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER
+    assert (
+        log == "In pipeline: p exists path that doesn't gather from demultiplexer node: inner, connection to node: sum."
+    )
+    mixed = copy.deepcopy(NESTED)  # sum takes one inner shard set and a whole tensor of another level
+    mixed["nodes"][2]["inputs"] = [{"b": {"node_name": "outer", "data_item": "t"}}]
+    assert failure(mixed)[0] == E.PIPELINE_WRONG_DEMULTIPLEXER_GATHER_NODES_ORDER
 
 
 SOURCE = {"node_name": "x", "data_item": "y"}
@@ -340,3 +374,38 @@ def test_custom_node_library_list() -> None:
     for bad in ({"name": "a"}, {"name": "a", "base_path": 1}, {"name": "a", "base_path": "x", "extra": 1}):
         with pytest.raises(PipelineSchemaError):
             parse_libraries([bad], "/")
+
+
+STRINGS = Signature((TensorSpec("s", "string", ((0, -1), (0, -1), (0, -1))),),
+                    (TensorSpec("t", "string", ((3, 3), (0, -1), (0, -1))),))  # fmt: skip
+
+
+def test_auto_shapes_and_string_tensors_refused() -> None:
+    (p,) = parse_pipelines([ONE_NODE])
+    with pytest.raises(PipelineError) as info:
+        validate_pipeline(p, Servables(set(MODELS), signature_of, uses_auto=lambda model: model == "dummy"))
+    assert info.value.status == E.FORBIDDEN_MODEL_DYNAMIC_PARAMETER
+    assert "used model name: dummy with batch/shape parameter set to 'auto' which is forbidden" in info.value.log_line
+
+    def with_strings(model: str, version: int) -> Signature | None:
+        return STRINGS if model == "text" else signature_of(model, version)
+
+    def run(doc: dict) -> E.Status:
+        (p,) = parse_pipelines([doc])
+        with pytest.raises(PipelineError) as info:
+            validate_pipeline(p, Servables({*MODELS, "text"}, with_strings))
+        return info.value.status
+
+    chain = pipeline(
+        [dl("a", "text", {"s": ("request", "x")}, {"t": "t"}), dl("b", "text", {"s": ("a", "t")}, {"t": "t"})],
+        {"y": ("b", "t")},
+        ["x"],
+    )
+    assert run(chain) == E.NOT_IMPLEMENTED  # a string tensor between two nodes
+    split = pipeline(
+        [dl("a", "text", {"s": ("request", "x")}, {"t": "t"}, demultiply_count=3)], {"y": ("a", "t")}, ["x"]
+    )
+    assert run(split) == E.PIPELINE_STRING_DEMUILTIPLICATION_UNSUPPORTED
+    entry = {**pipeline([dl("a", "text", {"s": ("request", "x")}, {"t": "t"})], {"y": ("a", "t")}, ["x"]),
+             "demultiply_count": 2}  # fmt: skip
+    assert run(entry) == E.PIPELINE_STRING_DEMUILTIPLICATION_UNSUPPORTED

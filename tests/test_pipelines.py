@@ -56,6 +56,17 @@ NODE_DEMUX = pipeline(
     ],
     {"total": ("sum", "total"), "each": ("each", "a")},
 )
+NESTED = pipeline(  # two demultiplexers, nested: 3 shards, then 3 of each; the inner one gathered by sum3
+    "nested",
+    ["x"],
+    [
+        node("outer", "tile3", {"x": ("request", "x")}, {"t": "t"}, demultiply_count=3),
+        node("inner", "tile3", {"x": ("outer", "t")}, {"t": "t"}, demultiply_count=3),
+        node("each", "dummy", {"b": ("inner", "t")}, {"a": "a"}),
+        node("sum", "sum3", {"s": ("each", "a")}, {"total": "total"}, gather_from_node="inner"),
+    ],
+    {"sums": ("sum", "total"), "all": ("each", "a")},
+)
 CHAIN_MID = pipeline(  # one worker runs it whole: the first node's output is returned too
     "chain_mid",
     ["in"],
@@ -101,7 +112,8 @@ class Repo:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
     repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
     repo.write(
-        ["dummy", "two", "tile3", "sum3"], [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX, CHAIN_MID, DYN_CHAIN]
+        ["dummy", "two", "tile3", "sum3"],
+        [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX, CHAIN_MID, DYN_CHAIN, NESTED],
     )
     args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--metrics_enable"]
     server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
@@ -134,7 +146,8 @@ def test_status_and_config_list_pipelines_with_models(served: tuple[Server, Repo
     assert status(server, "broken") == {"model_version_status": [FAILED]}
     listed = requests.get(server.url + "/v1/config", timeout=10).json()
     assert sorted(listed) == [
-        "broken", "chain", "chain_mid", "dummy", "dyn_chain", "entry_demux", "fan", "node_demux", "sum3", "tile3", "two"
+        "broken", "chain", "chain_mid", "dummy", "dyn_chain", "entry_demux", "fan", "nested", "node_demux", "sum3",
+        "tile3", "two",
     ]  # fmt: skip
     assert listed["fan"] == {"model_version_status": [entry("AVAILABLE")]}
     log = server.read_log()
@@ -204,6 +217,13 @@ def test_demultiplexing(served: tuple[Server, Repo]) -> None:
     # tile: (x, x+10, x+20); each shard +1; gathered and summed: 3x + 33
     assert out["total"] == [[36.0] * 10]
     assert out["each"] == [[[2.0] * 10], [[12.0] * 10], [[22.0] * 10]]  # gathered by the response
+    nested_meta = requests.get(server.url + "/v2/models/nested", timeout=10).json()
+    assert {t["name"]: t["shape"] for t in nested_meta["outputs"]} == {"sums": [3, 1, 10], "all": [3, 3, 1, 10]}
+    r = requests.post(server.url + "/v1/models/nested:predict", json={"inputs": [[1.0] * 10]}, timeout=10)
+    out = r.json()["outputs"]
+    # outer shard i: x + 10i; inner shard j of it: x + 10i + 10j; each +1; sum over j: 3x + 30i + 33
+    assert out["all"] == [[[[1.0 + 10 * i + 10 * j + 1] * 10] for j in range(3)] for i in range(3)]
+    assert out["sums"] == [[[3.0 + 30 * i + 33] * 10] for i in range(3)]
     wrong = requests.post(server.url + "/v1/models/entry_demux:predict", json={"inputs": [[1.0] * 10]}, timeout=10)
     assert wrong.status_code == 400  # [1,10] is not [-1,1,10]
 
@@ -282,6 +302,35 @@ def test_lifecycle_across_reloads(served: tuple[Server, Repo]) -> None:
     assert reload(server)[0] == 200  # nothing changed
     r = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
     assert r.json() == {"predictions": [[3.0] * 10]}
+
+
+def test_auto_on_a_model_a_pipeline_uses_is_gated(served: tuple[Server, Repo]) -> None:
+    """OVMS's gated model changes: ``batch_size auto`` on a model a pipeline uses keeps the
+    model's old config (the reload fails); in a file that also drops the pipeline, it applies."""
+    server, repo = served
+
+    def with_auto(pipelines: list[dict]) -> None:
+        repo.write(["two"], pipelines)
+        with open(repo.config) as f:
+            doc = json.load(f)
+        doc["model_config_list"].append({"config": {"name": "dummy", "base_path": "dummy", "batch_size": "auto"}})
+        with open(repo.config, "w") as f:
+            json.dump(doc, f)
+
+    def batch_dim() -> int:
+        meta = requests.get(server.url + "/v2/models/dummy", timeout=10).json()
+        return int(meta["inputs"][0]["shape"][0])
+
+    repo.write(["dummy", "two"], [CHAIN])
+    assert reload(server)[0] in (200, 201)
+    with_auto([CHAIN])
+    code, body = reload(server)
+    assert (code, body) == (500, {"error": E.CONFIG_RELOAD_FAILED.message})
+    assert batch_dim() == 1 and status(server, "chain") == {"model_version_status": [entry("AVAILABLE")]}
+    assert "Requested dynamic parameters but model is used in pipeline: dummy" in server.read_log()
+    with_auto([])  # the same change, with the pipeline gone
+    assert reload(server)[0] == 201
+    assert batch_dim() == -1 and status(server, "chain") == {"model_version_status": [entry("END")]}
 
 
 class SlowChain:
