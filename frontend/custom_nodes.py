@@ -52,7 +52,9 @@ class _Instance:
 
 class CustomNodes:
     def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2), thread_name_prefix="custom-node")
+        # more threads than CPUs: a slow or stuck execution (past its deadline, still running)
+        # must not hold up every other one
+        self.pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 2) + 4), thread_name_prefix="custom-node")
         self.libraries: dict[str, NodeLibrary] = {}
         self.instances: dict[Key, _Instance] = {}
 
@@ -65,8 +67,11 @@ class CustomNodes:
             if instance.running == 0:
                 self.pool.submit(instance.deinitialize)
 
-    async def run(self, node: PlanNode, inputs: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
-        """The node's outputs, checked against its library's metadata."""
+    async def run(
+        self, node: PlanNode, inputs: list[tuple[str, np.ndarray]], timeout_s: float
+    ) -> list[tuple[str, np.ndarray]]:
+        """The node's outputs, checked against its library's metadata; past ``timeout_s`` the
+        request's deadline error (the call itself cannot be stopped: it ends in its thread)."""
         instance = self._instance(node)
         loop = asyncio.get_running_loop()
         instance.running += 1
@@ -76,7 +81,10 @@ class CustomNodes:
 
         future = self.pool.submit(instance.run, inputs)
         future.add_done_callback(done)
-        outputs = await asyncio.wrap_future(future)
+        try:
+            outputs = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except TimeoutError:
+            raise OvmsError(E.DEADLINE_EXCEEDED) from None
         assert node.signature is not None
         _check_outputs(outputs, node.signature)
         produced = {name for name, _ in outputs}

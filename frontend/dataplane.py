@@ -30,6 +30,7 @@ from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
+WAIT_FOR_PIPELINE_S = 0.5  # OVMS WAIT_FOR_LOADED_DEFAULT_TIMEOUT_MICROSECONDS: a pipeline still loading
 WAIT_POLL_S = 0.1
 
 Reload = Callable[[], Awaitable[tuple[int, str | None]]]
@@ -81,7 +82,7 @@ class DataPlane:
     async def wait_available(self, name: str, version: int) -> VersionEntry:
         """Resolve, waiting up to 10 s for a version that is still loading (as OVMS does)."""
         entry = self.table.resolve(name, version)
-        deadline = time.monotonic() + WAIT_FOR_LOADED_S
+        deadline = time.monotonic() + (WAIT_FOR_PIPELINE_S if entry.pipeline else WAIT_FOR_LOADED_S)
         while entry.state != State.AVAILABLE or not (entry.workers or entry.pipeline) or entry.signature is None:
             if entry.state in (State.UNLOADING, State.END) or entry.error != ErrorCode.OK:
                 raise unavailable_error(entry)
@@ -151,7 +152,8 @@ class DataPlane:
             if node.library:  # a custom node: run here, checked against its library's metadata
                 assert node.signature is not None
                 checked = await self._checked(node_inputs, node.signature, None, dialect)
-                return await self.custom.run(node, [(spec.name, array) for spec, array in checked])
+                arrays = [(spec.name, array) for spec, array in checked]
+                return await self.custom.run(node, arrays, self.dispatcher.timeout_s)
             node_entry = await self.wait_available(node.model, node.version)
             assert node_entry.signature is not None
             checked = await self._checked(node_inputs, node_entry.signature, None, dialect)

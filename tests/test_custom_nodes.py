@@ -232,12 +232,18 @@ def test_reload_deinitializes_removed_nodes(served: tuple[Server, Repo]) -> None
     assert np.allclose(predict(server, "sandwich", {"inputs": {"x": x.tolist()}}).json()["outputs"]["y"], x + 1.5)
 
 
-def test_a_crashing_library_costs_only_its_front(tmp_path: Any) -> None:
+def test_a_slow_library_meets_the_deadline_and_a_crashing_one_costs_only_its_front(tmp_path: Any) -> None:
     repo = Repo(str(tmp_path))
-    repo.write([one("crash", {"crash": "1"}), OVMS_EXAMPLE])
-    args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--front_processes", "1"]
+    repo.write([one("crash", {"crash": "1"}), one("slow", {"sleep_ms": "3000"}), OVMS_EXAMPLE])
+    args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--front_processes", "1",
+            "--request_timeout_seconds", "1"]  # fmt: skip
     with Server(args, str(tmp_path / "crash.log")) as server:
         server.wait_ready()
+        started = time.monotonic()
+        slow = predict(server, "slow", {"inputs": [[1.0]]})
+        assert (slow.status_code, slow.json()) == (504, {"error": E.DEADLINE_EXCEEDED.message})
+        assert time.monotonic() - started < 2.5
+        assert predict(server, "custom", {"inputs": [[1.0]]}).status_code == 200  # while the slow call sleeps on
         with pytest.raises(requests.ConnectionError):
             predict(server, "crash", {"inputs": [[1.0]]})
         assert until(lambda: "front 0" in server.read_log() and "exited with status -11" in server.read_log(), 10)

@@ -5,11 +5,13 @@
  *   fail_init=1, fail_execute=1, fail_metadata=1  the call returns an error
  *   bad_size=1    the output claims one byte more than its dims hold
  *   crash=1       execute dereferences a null pointer
+ *   sleep_ms=N    execute sleeps N ms first
  * Compiled with -DNO_RELEASE it lacks the "release" symbol. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum { UNSPECIFIED, FP32, FP16, U8, I8, I16, U16, I32, FP64, I64 } CustomNodeTensorPrecision;
 struct CustomNodeTensor {
@@ -32,7 +34,7 @@ struct CustomNodeParam {
 
 struct manager {
     float add, sub;
-    int demultiply, fail_execute, fail_metadata, bad_size, crash;
+    int demultiply, fail_execute, fail_metadata, bad_size, crash, sleep_ms;
 };
 
 static const char* param(const struct CustomNodeParam* params, int count, const char* key) {
@@ -62,6 +64,7 @@ int initialize(void** manager, const struct CustomNodeParam* params, int paramsC
     m->fail_metadata = iparam(params, paramsCount, "fail_metadata", 0);
     m->bad_size = iparam(params, paramsCount, "bad_size", 0);
     m->crash = iparam(params, paramsCount, "crash", 0);
+    m->sleep_ms = iparam(params, paramsCount, "sleep_ms", 0);
     *manager = m;
     fprintf(stderr, "add_sub: initialize add=%g sub=%g\n", m->add, m->sub);
     return 0;
@@ -80,6 +83,10 @@ int execute(const struct CustomNodeTensor* inputs, int inputsCount, struct Custo
     (void)params;
     (void)paramsCount;
     if (m->crash) return *(volatile int*)0;
+    if (m->sleep_ms > 0) {
+        struct timespec t = {m->sleep_ms / 1000, (long)(m->sleep_ms % 1000) * 1000000L};
+        nanosleep(&t, NULL);
+    }
     if (m->fail_execute || inputsCount != 1 || strcmp(inputs[0].name, "input_numbers") != 0) return 1;
     const struct CustomNodeTensor* in = &inputs[0];
     if (in->precision != FP32 || in->dimsCount != 2 || in->dims[0] != 1) return 1;
