@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ovserve.frontend import process
+from ovserve.frontend.http_answer import CORS, request_handler
 from ovserve.frontend.http_guard import GuardedProtocol, Intake, IntakeRefused, IntakeRequest, Limits, raise_fd_limit
-from ovserve.frontend.http_reply import JSON, TEXT, Reply, error_body
+from ovserve.frontend.http_reply import JSON, error_body
 from ovserve.frontend.rest import RestApi
 from ovserve.shared import errors as E
 from ovserve.shared.child_settings import FrontSettings
@@ -19,31 +20,21 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
 log = logging.getLogger("ovserve.front")
-METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-# Every answer has its content type and OVMS's default CORS headers. Encoded once: Sanic would
-# otherwise sanitise and encode each header of each response (a fifth of a front's CPU in py-spy).
-CORS = (
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-methods", b"*"),
-    (b"access-control-allow-headers", b"*"),
-)
-HEADERS = {kind: ((b"content-type", kind), *CORS) for kind in (JSON, TEXT)}
+ERROR_HEADERS = ((b"content-type", JSON), *CORS)
 
 
 class JsonResponse(HTTPResponse):
-    __slots__ = ("extra", "fixed")
+    """Sanic's own errors (a bad head, 408, 413, the intake's refusals) as OVMS-style JSON,
+    with the headers every answer has, encoded once."""
 
-    def __init__(
-        self, body: bytes, status: int, extra: tuple[tuple[bytes, bytes], ...] = (), content_type: bytes = JSON
-    ) -> None:
+    __slots__ = ()
+
+    def __init__(self, body: bytes, status: int) -> None:
         super().__init__(body, status=status)
-        self.extra = extra
-        self.fixed = HEADERS[content_type]
 
     @property
     def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
-        yield from self.fixed
-        yield from self.extra
+        yield from ERROR_HEADERS
         for name, value in self.headers.items():  # only what Sanic adds: content-length, connection
             if value != "":
                 yield name.encode("ascii"), str(value).encode("ascii")
@@ -60,6 +51,7 @@ def build_app(api: RestApi, settings: FrontSettings) -> Sanic:
     app.config.REQUEST_TIMEOUT = settings.read_timeout_s
     app.config.RESPONSE_TIMEOUT = 300
     fd_room = raise_fd_limit()
+    app.ctx.request_handler = request_handler(api)
     app.ctx.limits = Limits(
         Intake(settings.intake_bytes),
         read_timeout_s=settings.read_timeout_s,
@@ -67,18 +59,10 @@ def build_app(api: RestApi, settings: FrontSettings) -> Sanic:
         max_connections=settings.max_connections or fd_room,
     )
 
-    async def handler(request: IntakeRequest, path: str = "") -> HTTPResponse:
-        try:
-            reply = await api.handle(request.method, request.path, request.headers, request.body)
-        except Exception:
-            log.exception("unexpected error on %s %s", request.method, request.path)
-            reply = Reply(500, error_body(E.INTERNAL_ERROR.message))
-        finally:
-            request.release()
-        return JsonResponse(reply.body, reply.status, reply.headers, reply.content_type)
+    async def unreachable(request: Request) -> HTTPResponse:
+        raise RuntimeError("the protocol's request handler serves every request")
 
-    app.add_route(handler, "/", methods=METHODS, name="root")
-    app.add_route(handler, "/<path:path>", methods=METHODS, name="any")
+    app.add_route(unreachable, "/", name="root")  # Sanic starts only with a route
 
     @app.exception(SanicException)
     async def framework_error(request: Request, exc: SanicException) -> HTTPResponse:

@@ -172,6 +172,7 @@ class GuardedProtocol(HttpProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits: Limits = self.app.ctx.limits
+        self.request_handler = self.app.ctx.request_handler  # frontend.http_answer
         self.head_deadline: float | None = None
         self.body_deadline: float | None = None
 
