@@ -44,6 +44,20 @@ def batch_limit(job: Job, default: int) -> int:
     return job.loaded.max_batch or default
 
 
+def batch_delay(jobs: list[Job], default_delay_s: float, max_batch: int) -> float:
+    """How long to wait for more requests: the longest delay among the queued jobs' models
+    whose batch has not filled (each model's own setting, else the worker's)."""
+    queued: dict[int, list[Any]] = {}  # per loaded model: [requests' batch, its delay, its limit]
+    for job in jobs:
+        if job.loaded.batchable and job.chain is None:
+            own = job.loaded.batch_delay_s
+            entry = queued.setdefault(
+                id(job.loaded), [0, default_delay_s if own is None else own, batch_limit(job, max_batch)]
+            )
+            entry[0] += job.batch
+    return max((wait for n, wait, limit in queued.values() if wait > 0 and n < limit), default=0.0)
+
+
 def group(jobs: list[Job], max_batch: int) -> list[list[Job]]:
     """Groups to run, each one inference; order within a group is arrival order. ``max_batch``:
     the worker's limit, for models that set none of their own."""

@@ -28,7 +28,7 @@ from ovserve.shared.errors import (
 from ovserve.shared.lifetime import die_with_parent
 from ovserve.shared.messages import CANCELLED, ChainStep, InferRequest, InferResult
 from ovserve.shared.shm import Segment
-from ovserve.workers.batcher import Job, Stats, batch_limit, group, merged_inputs, split_outputs
+from ovserve.workers.batcher import Job, Stats, batch_delay, group, merged_inputs, split_outputs
 from ovserve.workers.chain import StepGone, run_chain
 from ovserve.workers.connections import FrontConnections
 from ovserve.workers.loader import Loader, LoadOrder
@@ -161,9 +161,7 @@ class Worker:
                 outputs = self.host.infer(loaded, inputs)
             finally:
                 self.metrics.end(loaded.slot)
-            compute_s = time.time() - started
-            self.stats.add(f"{s.model} v{s.version}", 1, started - job.sent, compute_s)
-            self.metrics.inference(loaded.slot, [started - job.sent], compute_s)
+            self._account(f"{s.model} v{s.version}", loaded.slot, [job], started)
             return outputs
 
         try:
@@ -171,9 +169,7 @@ class Worker:
         except StepGone:
             return self._error(job.rid, MODEL_VERSION_NOT_LOADED_ANYMORE)
         except Exception as exc:
-            log.error("pipeline chain from %s failed: %s", job.key[0], exc)
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            return self._error(job.rid, OV_INTERNAL_INFERENCE_ERROR, detail)
+            return self._failed([job], f"pipeline chain from {job.key[0]}", exc)[0]
         return result_message(job, [array for _, array in outputs], [name for name, _ in outputs])
 
     def _run(self, jobs: list[Job]) -> list[list[Any]]:
@@ -199,11 +195,14 @@ class Worker:
                 self._account(name, slot, [job], t0)
             return replies
         except Exception as exc:
-            log.error("inference on %s failed: %s", name, exc)
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
+            return self._failed(jobs, name, exc)
         finally:
             self.metrics.end(slot)
+
+    def _failed(self, jobs: list[Job], what: str, exc: Exception) -> list[list[Any]]:
+        log.error("inference on %s failed: %s", what, exc)
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        return [self._error(j.rid, OV_INTERNAL_INFERENCE_ERROR, detail) for j in jobs]
 
     def _account(self, name: str, slot: int, jobs: list[Job], started: float) -> None:
         """One inference that served ``jobs``: into the logged stats and the metrics."""
@@ -235,7 +234,7 @@ class Worker:
         jobs: list[Job] = []
         replies: dict[socket.socket, list[list[Any]]] = {}
         self._drain(ready, jobs, replies)
-        delay = self._batch_delay(jobs)
+        delay = batch_delay(jobs, self.batch_delay_s, self.max_batch)
         if delay > 0:  # a batch could not fill: wait a little for more
             self._drain(self.conns.readable(delay), jobs, replies)
         flushed = time.monotonic()
@@ -252,35 +251,19 @@ class Worker:
         self.conns.send(replies)  # one frame per front for everything computed meanwhile
         self.stats.maybe_log(self.index)
 
-    def _batch_delay(self, jobs: list[Job]) -> float:
-        """How long to wait for more requests: the longest delay among the queued jobs' models
-        whose batch has not filled (each model's own setting, else the worker's)."""
-        queued: dict[int, list[Any]] = {}  # per loaded model: [requests' batch, its delay, its limit]
-        for job in jobs:
-            if job.loaded.batchable and job.chain is None:
-                own = job.loaded.batch_delay_s
-                entry = queued.setdefault(
-                    id(job.loaded), [0, self.batch_delay_s if own is None else own, batch_limit(job, self.max_batch)]
-                )
-                entry[0] += job.batch
-        return max((wait for n, wait, limit in queued.values() if wait > 0 and n < limit), default=0.0)
-
     # ---- main loop --------------------------------------------------------------------------
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when we stop
         self.loader.start()
-        self.control.send(
-            P.pack(
-                {
-                    "t": P.HELLO,
-                    "role": "worker",
-                    "worker": self.index,
-                    "pid": os.getpid(),
-                    "generation": self.generation,
-                }
-            )
-        )
+        hello = {
+            "t": P.HELLO,
+            "role": "worker",
+            "worker": self.index,
+            "pid": os.getpid(),
+            "generation": self.generation,
+        }
+        self.control.send(P.pack(hello))
         poller = self.poller
         poller.register(self.control, zmq.POLLIN)
         poller.register(self.loader.wake, zmq.POLLIN)
