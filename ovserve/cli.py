@@ -95,6 +95,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
     if a.grpc_max_threads is not None and a.grpc_max_threads < 1:
         raise UsageError("grpc_max_threads must be positive")
+    if a.custom_node_resources_cleaner_interval_seconds < 0:
+        raise UsageError("custom_node_resources_cleaner_interval_seconds must not be negative")
     if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
         raise UsageError("rest_workers count should be from 2 to 10000")
     if a.log_path:

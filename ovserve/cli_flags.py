@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     ovms.add_argument("--log_path", default=None)
     ovms.add_argument("--file_system_poll_wait_seconds", type=int, default=1)
     ovms.add_argument("--cache_dir", default=None)
+    ovms.add_argument(
+        "--custom_node_resources_cleaner_interval_seconds",
+        type=int,
+        default=300,
+        help="accepted as OVMS; a removed custom node is deinitialized as soon as its last run ends",
+    )
     ovms.add_argument("--metrics_enable", action="store_true")
     ovms.add_argument("--metrics_list", default="")
     ovms.add_argument("--config_path", default=None)

@@ -46,6 +46,10 @@ CORES = len(allowed_cpus())
             "log_path: cannot write /nonexistent/dir/x.log: No such file or directory",
         ),
         ([*BASE, "--layout", "NH-WC"], "layout 'NH-WC' is not a layout such as NHWC or NHWC:NCHW"),
+        (
+            [*BASE, "--custom_node_resources_cleaner_interval_seconds", "-1"],
+            "custom_node_resources_cleaner_interval_seconds must not be negative",
+        ),
         ([*BASE, "--layout", '{"in": 3}'], "layout 3 (for in) is not a layout such as NHWC or NHWC:NCHW"),
         (
             [*BASE, "--metrics_list", "ovms_streams"],
