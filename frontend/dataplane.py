@@ -26,7 +26,7 @@ from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.metrics_layout import BLOCK, CURRENT
-from ovserve.shared.signature import UNDEFINED, Signature, TensorSpec
+from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 
 WAIT_FOR_LOADED_S = 10.0  # OVMS DEFAULT_WAIT_FOR_MODEL_LOADED_TIMEOUT_MS
@@ -133,9 +133,7 @@ class DataPlane:
         """Validate against the pipeline's signature (inputs wired straight to the response
         have none), then run its nodes, each validated against its own model."""
         assert entry.plan is not None and entry.signature is not None
-        undefined = {t.name for t in entry.signature.inputs if t.element_type == UNDEFINED}
-        checked, passthrough = split_passthrough(inputs, undefined)
-        defined = Signature(tuple(t for t in entry.signature.inputs if t.name not in undefined), ())
+        checked, passthrough, defined = split_passthrough(inputs, entry.signature)
         pairs = await self._checked(checked, defined, declared, dialect)
         fused = self._fused(entry) if not passthrough else None
         if fused is not None:  # one worker runs the whole chain

@@ -6,6 +6,7 @@ model and dispatched like any other; the first failure cancels the rest and is t
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from ovserve.frontend.pipeline_plan import PipelinePlan, PlanNode
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.pipeline_config import DEMULTIPLY_LIMIT, ENTRY
+from ovserve.shared.signature import UNDEFINED, Signature
 
 Tensors = list[tuple[str, np.ndarray]]
 RunNode = Callable[[PlanNode, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # (the node, its inputs)
@@ -22,23 +24,7 @@ RunNode = Callable[[PlanNode, Mapping[str, np.ndarray]], Awaitable[Tensors]]  # 
 
 async def run_pipeline(plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> Tensors:
     """The pipeline's outputs, in the order of its definition."""
-    if plan.counts:
-        return await _Sharded(plan, inputs, run_node).run()
-    results: dict[str, dict[str, np.ndarray]] = {}
-
-    def source(node: str, item: str) -> np.ndarray:
-        return inputs[item] if node == ENTRY else results[node][item]
-
-    async def run(node: PlanNode) -> None:
-        answer = dict(await run_node(node, {i: source(s, a) for i, s, a in node.inputs}))
-        results[node.name] = {alias: answer[real] for alias, real in node.outputs if real in answer}
-
-    if plan.chain:  # one node after another: no task to create
-        for node in plan.nodes:
-            await run(node)
-    else:
-        await _as_sources_answer(plan, run)
-    return [(name, source(node, item)) for name, node, item in plan.outputs]
+    return await _Run(plan, inputs, run_node).run()
 
 
 async def _as_sources_answer(plan: PipelinePlan, run: Callable[[PlanNode], Awaitable[None]]) -> None:
@@ -79,11 +65,11 @@ def shard_count(tensors: Mapping[str, np.ndarray], count: int | None) -> int:
     return n
 
 
-class _Sharded:
-    """A pipeline with demultiplexers: after each, tensors split along dim 0 into shards and the
-    nodes fed by them run once per shard (per index path, when demultiplexers nest); a gathering
-    node takes its demultiplexer's shards stacked along a new dim 0, the response every level
-    still open."""
+class _Run:
+    """One run of a pipeline. With demultiplexers: after each, tensors split along dim 0 into
+    shards and the nodes fed by them run once per shard (per index path, when demultiplexers
+    nest); a gathering node takes its demultiplexer's shards stacked along a new dim 0, the
+    response every level still open. Without, every node runs once (index path ``()``)."""
 
     def __init__(self, plan: PipelinePlan, inputs: Mapping[str, np.ndarray], run_node: RunNode) -> None:
         self.plan, self.run_node = plan, run_node
@@ -106,11 +92,15 @@ class _Sharded:
             found = dict(answer)
             return {alias: found[real] for alias, real in node.outputs if real in found}
 
-        paths = list(itertools.product(*(range(self.n[d]) for d in node.level)))
-        answers = await asyncio.gather(
-            *(self.run_node(node, {i: self.value(s, a, at) for i, s, a in node.inputs}) for at in paths)
-        )
-        self.results[node.name] = {at: named(answer) for at, answer in zip(paths, answers, strict=True)}
+        def feed(at: tuple[int, ...]) -> dict[str, np.ndarray]:
+            return {i: self.value(s, a, at) for i, s, a in node.inputs}
+
+        if not node.level:  # runs once: no task to create
+            self.results[node.name] = {(): named(await self.run_node(node, feed(())))}
+        else:
+            paths = list(itertools.product(*(range(self.n[d]) for d in node.level)))
+            answers = await asyncio.gather(*(self.run_node(node, feed(at)) for at in paths))
+            self.results[node.name] = {at: named(answer) for at, answer in zip(paths, answers, strict=True)}
         if node.name in self.plan.counts:
             for outputs in self.results[node.name].values():
                 self._split(node.name, outputs)
@@ -123,12 +113,28 @@ class _Sharded:
     async def run(self) -> Tensors:
         if ENTRY in self.plan.counts:
             self._split(ENTRY, self.results[ENTRY][()])
-        await _as_sources_answer(self.plan, self.node)
+        if self.plan.chain:  # one node after another: no task per node
+            for node in self.plan.nodes:
+                await self.node(node)
+        else:
+            await _as_sources_answer(self.plan, self.node)
         return [(name, self.value(node, item, ())) for name, node, item in self.plan.outputs]
 
 
-def split_passthrough(inputs: Mapping[str, Any], undefined: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_passthrough(
+    inputs: Mapping[str, Any], signature: Signature
+) -> tuple[dict[str, Any], dict[str, Any], Signature]:
     """(inputs validated against the pipeline's signature, inputs wired straight to the
-    response, which have no metadata to check them against)."""
+    response, which have no metadata to check them against, and the signature to check with)."""
+    undefined, defined = _defined_inputs(signature)
+    if not undefined:
+        return dict(inputs), {}, defined
     checked = {k: v for k, v in inputs.items() if k not in undefined}
-    return checked, {k: v for k, v in inputs.items() if k in undefined}
+    return checked, {k: v for k, v in inputs.items() if k in undefined}, defined
+
+
+@functools.lru_cache(maxsize=256)
+def _defined_inputs(signature: Signature) -> tuple[frozenset[str], Signature]:
+    """Worked out once per pipeline signature, not per request."""
+    undefined = frozenset(t.name for t in signature.inputs if t.element_type == UNDEFINED)
+    return undefined, Signature(tuple(t for t in signature.inputs if t.name not in undefined), ())

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ovserve.custom_libraries import NodeProbe, Params
+from ovserve.pipeline_order import PipelineError, node_order
 from ovserve.pipeline_shards import Level, Shards
 from ovserve.pipeline_signature import AmbiguousInput, fits, pipeline_signature
 from ovserve.shared import errors as E
@@ -36,13 +37,6 @@ class Servables:
     signature_of: SignatureOf
     probe_of: ProbeOf = _no_libraries
     uses_auto: Callable[[str], bool] = _no_auto  # a model configured with batch_size or shape "auto"
-
-
-class PipelineError(Exception):
-    def __init__(self, status: Status, log_line: str) -> None:
-        super().__init__(log_line)
-        self.status = status
-        self.log_line = log_line
 
 
 @dataclass(frozen=True)
@@ -101,7 +95,7 @@ class _Check:
         for node in p.nodes:
             self.check_node(node)
         self.check_response()
-        order = self.check_cycles()
+        order = node_order(p)
         try:
             signature = pipeline_signature(p, self.sh, self.signatures)
         except AmbiguousInput as exc:
@@ -274,47 +268,6 @@ class _Check:
         for _name, source in self.p.outputs:
             self.check_source(EXIT, source)
             self.source_spec(EXIT, source)
-
-    def check_cycles(self) -> tuple[str, ...]:
-        """A topological order of the nodes; a cycle or a node the response does not reach fails."""
-        deps = {n.name: {s.node for _, s in n.inputs if s.node != ENTRY} for n in self.p.nodes}
-        for name, sources in deps.items():
-            if name in sources:
-                raise self.fail(
-                    E.PIPELINE_CYCLE_FOUND, f"Node: {name} is connected to itself in pipeline: {self.p.name}"
-                )
-        order: list[str] = []
-        state: dict[str, int] = {}  # 1: on the path, 2: done
-
-        def visit(name: str, path: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                cycle = path[path.index(name) :]
-                raise self.fail(
-                    E.PIPELINE_CYCLE_FOUND,
-                    f"In pipeline: {self.p.name}, following nodes creates cycle: {', '.join(cycle)}",
-                )
-            state[name] = 1
-            for dep in sorted(deps[name]):
-                visit(dep, [*path, dep])
-            state[name] = 2
-            order.append(name)
-
-        for node in self.p.nodes:
-            visit(node.name, [node.name])
-        reached: set[str] = set()
-        todo = [s.node for _, s in self.p.outputs if s.node != ENTRY]
-        while todo:
-            name = todo.pop()
-            if name not in reached:
-                reached.add(name)
-                todo += deps[name]
-        if reached != set(deps):
-            raise self.fail(
-                E.PIPELINE_CONTAINS_UNCONNECTED_NODES, f"In pipeline: {self.p.name}, there are not connected nodes"
-            )
-        return tuple(order)
 
 
 def validate_pipeline(p: PipelineConfig, servables: Servables) -> ValidPipeline:

@@ -41,7 +41,7 @@ class Shards:
             return (ENTRY,) if self.demuxers[:1] == [ENTRY] else ()
         found = self._levels.get(source)
         if found is None:
-            self._levels[source] = ()  # a cycle: reported by check_cycles
+            self._levels[source] = ()  # a cycle: reported by pipeline_order
             node = self.nodes[source]
             run = self.run_level(node)
             found = self._levels[source] = (*run, source) if node.demultiply_count is not None else run

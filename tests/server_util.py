@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_json(path: str, doc: object) -> None:
+    """Write a config file the way an orchestrator should: whole, then renamed into place (a
+    poll never reads half of it)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f)
+    os.rename(path + ".tmp", path)
 
 
 def free_port() -> int:

@@ -34,7 +34,7 @@ from tritonclient.grpc import service_pb2 as kpb
 from tritonclient.grpc import service_pb2_grpc as kpb_grpc
 
 from tests import modelgen
-from tests.server_util import Server
+from tests.server_util import Server, write_json
 
 SECONDS = float(os.environ.get("OVSERVE_CHAOS_SECONDS", "180"))
 DEADLINE = 5.0  # --request_timeout_seconds
@@ -245,10 +245,7 @@ class Chaos:
 
 def write_config(repo: str, names: list[str]) -> None:
     entries = [{"config": {"name": n, "base_path": n, "model_version_policy": {"all": {}}}} for n in names]
-    path = os.path.join(repo, "config.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump({"model_config_list": entries}, f)
-    os.rename(path + ".tmp", path)
+    write_json(os.path.join(repo, "config.json"), {"model_config_list": entries})
 
 
 def snapshot(chaos: Chaos) -> dict[str, tuple[int, int]]:

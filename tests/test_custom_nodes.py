@@ -5,7 +5,6 @@ library can cause, and a library that crashes its front."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -22,7 +21,7 @@ from ovserve.shared import errors as E
 from tests import modelgen
 from tests.debian_tools import debian_tool
 from tests.pipeline_util import custom_node, node, pipeline
-from tests.server_util import Server
+from tests.server_util import Server, write_json
 
 SOURCE = os.path.join(os.path.dirname(__file__), "custom_nodes", "add_sub.c")
 IO = {"input_numbers": ("request", "x")}
@@ -117,9 +116,7 @@ class Repo:
             ],
             "pipeline_config_list": pipelines,
         }
-        with open(self.config + ".tmp", "w") as f:
-            json.dump(doc, f)
-        os.rename(self.config + ".tmp", self.config)
+        write_json(self.config, doc)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from ovserve.shared import errors as E
 
 from tests import modelgen
 from tests.pipeline_util import node, pipeline
-from tests.server_util import Server, impatient_clients
+from tests.server_util import Server, impatient_clients, write_json
 
 CHAIN = pipeline(
     "chain",
@@ -103,9 +103,7 @@ class Repo:
             "model_config_list": [{"config": {"name": m, "base_path": m}} for m in models],
             "pipeline_config_list": pipelines,
         }
-        with open(self.config + ".tmp", "w") as f:
-            json.dump(doc, f)
-        os.rename(self.config + ".tmp", self.config)
+        write_json(self.config, doc)
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +312,7 @@ def test_auto_on_a_model_a_pipeline_uses_is_gated(served: tuple[Server, Repo]) -
         with open(repo.config) as f:
             doc = json.load(f)
         doc["model_config_list"].append({"config": {"name": "dummy", "base_path": "dummy", "batch_size": "auto"}})
-        with open(repo.config, "w") as f:
-            json.dump(doc, f)
+        write_json(repo.config, doc)
 
     def batch_dim() -> int:
         meta = requests.get(server.url + "/v2/models/dummy", timeout=10).json()
