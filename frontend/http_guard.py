@@ -1,25 +1,20 @@
-"""What keeps an HTTP front answering under hostile load: a bounded number of connections, a
-deadline for each request's head and body (a client sending a byte a second is cut off), and a
-memory budget for request bodies being received and decoded (``Intake``).
+"""What keeps an HTTP front answering under hostile load (``http_connection`` applies it): a
+bounded number of connections, a deadline for each request's head and body (a client sending a
+byte a second is cut off), and a memory budget for request bodies being received and decoded
+(``Intake``).
 
-Sanic's own timeouts measure inactivity (any byte resets them), so a slow client never trips
-them; these deadlines are absolute. Sanic buffers each body whole, so a budget is the only way
-to bound what many concurrent large bodies cost."""
+The deadlines are absolute, not inactivity timeouts (any byte would reset those, so a slow
+client never trips them). Each body is held whole, so a budget is the only way to bound what
+many concurrent large bodies cost."""
 
 from __future__ import annotations
 
 import resource
 from dataclasses import dataclass
-from time import monotonic
-from typing import Any
 
 import orjson
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
-from sanic import Request
-from sanic.exceptions import RequestTimeout, SanicException
-from sanic.http import Http
-from sanic.server.protocols.http_protocol import HttpProtocol
 
 # Peak memory a body costs while it is held and decoded, as a multiple of its bytes (measured:
 # numeric JSON 8-15x, JSON of named instances or deep arrays 21-23x; KServe's binary extension
@@ -32,14 +27,6 @@ MAX_AUTO_CONNECTIONS = 10000
 CHUNK_ALLOWANCE = 64 * 1024  # a chunked body must keep sending: its deadline grows by this much
 
 
-class IntakeRefused(SanicException):
-    """A body the budget cannot take: answered at once, before the body is read."""
-
-    def __init__(self, status: Status) -> None:
-        super().__init__(status.message, status_code=status.http)
-        self.status = status
-
-
 class Intake:
     """Bytes of request bodies a front holds at once, weighted by their decoding cost."""
 
@@ -47,12 +34,14 @@ class Intake:
         self.budget = budget
         self.held = 0
 
-    def reserve(self, cost: int) -> None:
+    def reserve(self, cost: int) -> Status | None:
+        """Take ``cost`` from the budget, or the refusal when it does not fit."""
         if cost > self.budget:
-            raise IntakeRefused(E.INTAKE_TOO_LARGE)
+            return E.INTAKE_TOO_LARGE
         if self.held + cost > self.budget:
-            raise IntakeRefused(E.INTAKE_FULL)
+            return E.INTAKE_FULL
         self.held += cost
+        return None
 
     def release(self, cost: int) -> None:
         self.held -= cost
@@ -63,6 +52,7 @@ class Limits:
     """A front's limits, shared by all its connections (``app.ctx.limits``)."""
 
     intake: Intake
+    max_body_bytes: int = 1024**3
     read_timeout_s: float = 30.0
     min_upload_rate: float = 65536.0
     max_connections: int = MAX_AUTO_CONNECTIONS
@@ -87,70 +77,6 @@ def raise_fd_limit() -> int:
     return max(16, min(MAX_AUTO_CONNECTIONS, soft - FD_RESERVE))
 
 
-class IntakeRequest(Request):
-    """Reserves a body's cost before reading it; the handler gives it back (``release``)."""
-
-    __slots__ = ("reserved",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.reserved = 0
-
-    async def receive_body(self) -> None:
-        if self.body:
-            return
-        stream = self.stream
-        protocol = stream.protocol
-        limits: Limits = protocol.limits
-        cost = BINARY_COST if BINARY_HEADER in self.headers else JSON_COST
-        length = stream.request_bytes or 0  # 0: chunked
-        start = monotonic()
-        # Set first: a refused body is still read (and dropped) so that the client sees the
-        # answer, and that read must end too.
-        protocol.body_deadline = limits.body_deadline(start, length or CHUNK_ALLOWANCE)
-        chunks: list[bytes] = []
-        try:
-            if length:
-                self._reserve(limits.intake, length * cost)
-            received = 0
-            async for data in stream:
-                chunks.append(data)
-                if not length:
-                    received += len(data)
-                    self._reserve(limits.intake, len(data) * cost)
-                    protocol.body_deadline = limits.body_deadline(start, received + CHUNK_ALLOWANCE)
-        except BaseException:
-            self.release()
-            raise
-        protocol.body_deadline = None
-        self.body = b"".join(chunks)
-
-    def _reserve(self, intake: Intake, cost: int) -> None:
-        try:
-            intake.reserve(cost)
-        except IntakeRefused:
-            self.stream.keep_alive = False  # the rest of the body is dropped, then the connection
-            raise
-        self.reserved += cost
-
-    def release(self) -> None:
-        if self.reserved:
-            self.stream.protocol.limits.intake.release(self.reserved)
-            self.reserved = 0
-
-
-class GuardedHttp(Http):
-    __slots__ = ()
-
-    async def http1_request_header(self) -> None:
-        protocol = self.protocol
-        protocol.body_deadline = None
-        if protocol.head_deadline is None:  # set at connect for a connection's first request
-            protocol.head_deadline = monotonic() + protocol.limits.read_timeout_s
-        await super().http1_request_header()
-        protocol.head_deadline = None
-
-
 def _refusal() -> bytes:
     body = orjson.dumps({"error": E.TOO_MANY_CONNECTIONS.message})
     head = (
@@ -161,42 +87,3 @@ def _refusal() -> bytes:
 
 
 REFUSAL = _refusal()
-
-
-class GuardedProtocol(HttpProtocol):
-    """Sanic's HTTP/1.1 protocol with a connection cap and absolute read deadlines."""
-
-    HTTP_CLASS = GuardedHttp
-    __slots__ = ("body_deadline", "head_deadline", "limits")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.limits: Limits = self.app.ctx.limits
-        self.request_handler = self.app.ctx.request_handler  # frontend.http_answer
-        self.head_deadline: float | None = None
-        self.body_deadline: float | None = None
-
-    def connection_made(self, transport: Any) -> None:
-        if len(self.connections) >= self.limits.max_connections:
-            transport.write(REFUSAL)
-            transport.close()
-            return
-        self.head_deadline = monotonic() + self.limits.read_timeout_s
-        super().connection_made(transport)
-
-    def check_timeouts(self) -> None:
-        deadline = self.head_deadline or self.body_deadline
-        if deadline is not None and self._task and monotonic() > deadline:
-            self.head_deadline = self.body_deadline = None
-            http = self._http
-            http.exception = RequestTimeout("Request Timeout")
-            http.request_body = None  # answer 408 and close; do not wait for the rest of a slow body
-            http.keep_alive = False
-            self._task.cancel("read deadline")
-            return
-        super().check_timeouts()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn_info is None:  # refused in connection_made: nothing was set up
-            return
-        super().connection_lost(exc)

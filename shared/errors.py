@@ -154,6 +154,8 @@ INTAKE_TOO_LARGE = Status(413, "Request body needs more memory to decode than th
 SHARED_MEMORY_FULL = Status(503, "Shared memory (/dev/shm) is full: no room for this request's tensors, retry later")
 TOO_MANY_CONNECTIONS = Status(503, "Too many open connections to this server: retry later")
 READ_TIMEOUT = Status(408, "Request Timeout: the request was not received in time")
+HTTP_BAD_REQUEST = Status(400, "Bad Request: not a valid HTTP/1.1 request")
+HEAD_TOO_LARGE = Status(431, "Request header fields are larger than this server allows")
 
 
 class OvmsError(Exception):
