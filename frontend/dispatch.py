@@ -4,6 +4,10 @@ the worker's Unix stream connection, the reply matched to its request by id.
 Rules that keep it safe: a block of the arena is released only once its worker can no longer
 write to it (reply received, or the worker known dead); a request whose client went away or
 whose deadline passed is *abandoned*, not released, until then. Every queue is bounded.
+
+Deadlines are enforced by one sweep, not a timer per request: every request gets the same
+timeout, so the pending table (insertion-ordered) is in deadline order and the sweep stops at
+the first request still in time.
 """
 
 from __future__ import annotations
@@ -32,11 +36,17 @@ MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fai
 RECONNECT_S = 0.1
 
 
+def sweep_period(timeout_s: float) -> float:
+    """How often deadlines are checked: a deadline is answered at most this late."""
+    return min(0.1, max(0.005, timeout_s / 20))
+
+
 @dataclass(slots=True)
 class _Pending:
     future: asyncio.Future[Any]
     worker: int
     block: int
+    deadline: float  # loop time
     abandoned: bool = False
 
 
@@ -68,6 +78,9 @@ class Dispatcher:
         self.outbox: dict[int, list[list[Any]]] = {}
         self.flush_scheduled = False
         self.next_id = 0
+        self.loop = asyncio.get_running_loop()
+        self.sweep_s = sweep_period(timeout_s)
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # ---- workers ----------------------------------------------------------------------------
     def set_workers(self, workers: dict[int, int]) -> None:
@@ -87,7 +100,7 @@ class Dispatcher:
             return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         try:
             sock.connect(P.worker_path(self.run_dir, index))
             sock.send(P.frame([Attach(generation).encode()]))  # a few bytes into an empty buffer
@@ -104,7 +117,7 @@ class Dispatcher:
         link = self.links.pop(index, None)
         self.outbox.pop(index, None)
         if link is not None:
-            loop = asyncio.get_running_loop()
+            loop = self.loop
             loop.remove_reader(link.sock.fileno())
             loop.remove_writer(link.sock.fileno())
             link.sock.close()
@@ -124,7 +137,7 @@ class Dispatcher:
         link = self.links.get(index)
         self._drop_worker(index)
         if link is not None:
-            asyncio.get_running_loop().call_later(RECONNECT_S, self._connect, index, link.generation)
+            self.loop.call_later(RECONNECT_S, self._connect, index, link.generation)
 
     def _drain(self, index: int) -> None:
         link = self.links.get(index)
@@ -151,14 +164,20 @@ class Dispatcher:
         else:
             p.future.set_result(result)
 
-    def _expire(self, rid: int) -> None:
-        """Deadline passed: answer now; the block stays reserved until the worker replies or
-        dies, since it may still write into it."""
-        p = self.pending.get(rid)
-        if p is not None and not p.future.done():
-            p.abandoned = True
-            self.arena.buffer[p.block] = CANCELLED
-            p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
+    def _sweep(self) -> None:
+        """Answer every request past its deadline now; a block stays reserved until its worker
+        replies or dies, since the worker may still write into it."""
+        self._sweeper = None
+        now = self.loop.time()
+        for p in self.pending.values():
+            if p.deadline > now:
+                break
+            if not p.future.done():
+                p.abandoned = True
+                self.arena.buffer[p.block] = CANCELLED
+                p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
+        if self.pending:
+            self._sweeper = self.loop.call_later(self.sweep_s, self._sweep)
 
     def _flush(self) -> None:
         self.flush_scheduled = False
@@ -183,7 +202,7 @@ class Dispatcher:
                 continue
             if sent < len(data):
                 link.unsent += memoryview(data)[sent:]
-                asyncio.get_running_loop().add_writer(link.sock.fileno(), self._write, index)
+                self.loop.add_writer(link.sock.fileno(), self._write, index)
 
     def _write(self, index: int) -> None:
         link = self.links.get(index)
@@ -198,7 +217,7 @@ class Dispatcher:
             return
         del link.unsent[:sent]
         if not link.unsent:
-            asyncio.get_running_loop().remove_writer(link.sock.fileno())
+            self.loop.remove_writer(link.sock.fileno())
 
     def _refuse(self, index: int, messages: list[list[Any]]) -> None:
         for message in messages:
@@ -260,15 +279,16 @@ class Dispatcher:
             rid, model, entry.version, entry.instance, now, now + self.timeout_s, self.arena.name, block, descs,
             cursor, out_bytes, fused.chain if fused is not None else None,
         )  # fmt: skip
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         future: asyncio.Future[Any] = loop.create_future()
-        pending = self.pending[rid] = _Pending(future, worker, block)
+        pending = self.pending[rid] = _Pending(future, worker, block, loop.time() + self.timeout_s)
         self.inflight[worker] += 1
         self.outbox.setdefault(worker, []).append(request.encode())
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop.call_soon(self._flush)
-        timer = loop.call_later(self.timeout_s, self._expire, rid)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self.sweep_s, self._sweep)
         try:
             reply = await future  # OvmsError: deadline passed, or the worker died (block freed)
         except asyncio.CancelledError:  # the client went away
@@ -278,8 +298,6 @@ class Dispatcher:
             else:
                 self.alloc.release(block)
             raise
-        finally:
-            timer.cancel()
         end = block + ALIGN + in_bytes + out_bytes
         try:
             outputs = arena_tensors.read_outputs(self.arena, reply, end, copy=held is None)
@@ -297,6 +315,9 @@ class Dispatcher:
         self.alloc.release(block)
 
     def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         self.wanted = {}
         for index in list(self.links):
             self._drop_worker(index)

@@ -68,6 +68,7 @@ class HttpConnection(asyncio.Protocol):
         self.handler = handler
         self.limits = limits
         self.connections = connections
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Request] = deque()
@@ -243,7 +244,7 @@ class HttpConnection(asyncio.Protocol):
             if not self.in_message:
                 self._close()  # else once the refused body has been read
             return
-        self.task = asyncio.get_running_loop().create_task(self._answer(request))
+        self.task = self.loop.create_task(self._answer(request))
         if len(self.queue) < MAX_QUEUED // 2:
             self._resume_reading()
 

@@ -87,8 +87,23 @@ def _escapes(path: str) -> bool:
     return p.startswith("../") or p.endswith("/..") or "/../" in p
 
 
+_ROUTES: dict[tuple[str, str], Route] = {}  # a route is a pure function of (method, path)
+ROUTE_CACHE = 4096
+
+
 def route(method: str, path: str) -> Route:
-    """Map a request to a Route, or raise the OvmsError OVMS would answer."""
+    """Map a request to a Route, or raise the OvmsError OVMS would answer. Clients repeat the
+    same few URLs, so routes found are remembered (errors are not: any path may be sent)."""
+    found = _ROUTES.get((method, path))
+    if found is None:
+        found = _route(method, path)
+        if len(_ROUTES) >= ROUTE_CACHE:
+            _ROUTES.clear()
+        _ROUTES[(method, path)] = found
+    return found
+
+
+def _route(method: str, path: str) -> Route:
     if method not in ("GET", "POST", "OPTIONS"):
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
     if _escapes(path):

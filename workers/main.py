@@ -76,6 +76,7 @@ class Worker:
             message = {"t": P.LOADED, "worker": self.index, "inc": order.inc, "ok": result.loaded is not None}
             if result.loaded is not None:
                 result.loaded.slot = order.slot
+                result.loaded.label = f"{order.name} v{order.version}"
                 self.metrics.loaded(result.loaded)
                 self.versions[(order.name, order.version, order.inc)] = result.loaded
                 message["signature"] = result.loaded.signature.to_wire()
@@ -177,7 +178,7 @@ class Worker:
         if jobs[0].chain is not None:
             return [self._run_chain(jobs[0])]  # a chain is always a group of its own
         started = time.time()
-        name = f"{jobs[0].key[0]} v{jobs[0].key[1]}"
+        name = jobs[0].loaded.label
         slot = jobs[0].loaded.slot
         self.metrics.begin(slot)
         try:
