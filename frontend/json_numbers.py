@@ -41,25 +41,45 @@ SMALL = 64
 _SPECIALS = ("NaN", "Infinity", "-Infinity", "0.0", "-0.0")
 
 
-_F32 = struct.Struct("f")
 _INF = float("inf")
 
 
+@functools.lru_cache(maxsize=256)
+def _formats(count: int, spec: str) -> str:
+    return ",".join([spec] * count)
+
+
+@functools.lru_cache(maxsize=256)
+def _f32s(count: int) -> struct.Struct:
+    return struct.Struct(f"{count}f")
+
+
 def texts(values: list[float], single: bool) -> list[str]:
-    """Each value's token: the rule itself, for small arrays and the values the array path leaves."""
-    pack, unpack = _F32.pack, _F32.unpack
+    """Each value's token: the rule itself, for small arrays and the values the array path leaves.
+    Each format runs once over all the values (one C call, not one per value)."""
+    count = len(values)
+    if not count:
+        return []
+    given = tuple(values)
+    shortest = (_formats(count, "%g") % given).split(",")
+    back: tuple[float, ...] | list[float] = list(map(float, shortest))  # 'inf' and 'nan' read back too
+    if single:  # read back as a double, then cast to float32
+        f32 = _f32s(count)
+        back = f32.unpack(f32.pack(*back))
     out = []
-    for value in values:
-        if value != value:
-            out.append("NaN")
-            continue
-        if value == _INF or value == -_INF:
+    longer = None
+    for i, text in enumerate(shortest):
+        value = given[i]
+        if back[i] != value:
+            if value != value:
+                out.append("NaN")
+                continue
+            if longer is None:
+                longer = (_formats(count, "%.9g" if single else "%.17g") % given).split(",")
+            text = longer[i]
+        elif value == _INF or value == -_INF:
             out.append("Infinity" if value > 0 else "-Infinity")
             continue
-        text = format(value, "g")
-        back = float(text)
-        if (unpack(pack(back))[0] if single else back) != value:
-            text = format(value, ".9g" if single else ".17g")
         if "." not in text and "e" not in text:
             text += ".0"
         out.append(text)

@@ -41,7 +41,10 @@ def result_message(job: Job, outputs: list[np.ndarray], names: list[str] | None 
             continue
         n = array.nbytes
         if cursor + n <= end:
-            np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)
+            if n and array.flags.c_contiguous:  # a byte copy: no array view of the arena made
+                job.arena.buffer[cursor : cursor + n] = array.data.cast("B")
+            else:
+                np.copyto(job.arena.view(cursor, array.dtype, array.shape), array)
             descs.append(TensorDesc(name, cursor, array.dtype.str, shape))
             cursor += aligned(n)
         else:
