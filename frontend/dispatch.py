@@ -1,5 +1,5 @@
 """Front -> worker dispatch: tensors into this front's shared-memory arena, a descriptor over
-the worker's Unix stream connection, the reply matched to its request by id.
+the worker's connection (``worker_links``), the reply matched to its request by id.
 
 Rules that keep it safe: a block of the arena is released only once its worker can no longer
 write to it (reply received, or the worker known dead); a request whose client went away or
@@ -14,26 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from ovserve.frontend import arena_tensors
 from ovserve.frontend.pipeline_fuse import Fused
 from ovserve.frontend.table import VersionEntry
+from ovserve.frontend.worker_links import WorkerLinks
 from ovserve.shared import errors as E
-from ovserve.shared import protocol as P
 from ovserve.shared.errors import OvmsError
-from ovserve.shared.messages import CANCELLED, LIVE, Attach, InferRequest, InferResult
+from ovserve.shared.messages import CANCELLED, LIVE, InferRequest, InferResult
 from ovserve.shared.shm import ALIGN, Allocator, Segment, aligned
 from ovserve.shared.signature import TensorSpec
 from ovserve.shared.wording import count
 
 log = logging.getLogger("ovserve.front")
-MAX_UNSENT = 8 << 20  # descriptors a worker has not taken yet: beyond this, fail fast
-RECONNECT_S = 0.1
 
 
 def sweep_period(timeout_s: float) -> float:
@@ -50,33 +47,15 @@ class _Pending:
     abandoned: bool = False
 
 
-@dataclass(slots=True)
-class _Link:
-    """The connection to one worker process (one generation of it)."""
-
-    sock: socket.socket
-    generation: int
-    reader: P.FrameReader = field(default_factory=P.FrameReader)
-    unsent: bytearray = field(default_factory=bytearray)
-
-
 class Dispatcher:
-    """Non-blocking sockets driven by the event loop: sends are coalesced per loop turn and per
-    worker into one frame; replies are read in a reader callback. No future or task per socket
-    operation."""
-
     def __init__(self, arena: Segment, run_dir: str, timeout_s: float, max_inflight: int = 512) -> None:
         self.max_inflight = max_inflight
         self.arena = arena
         self.alloc = Allocator(arena.size)
-        self.run_dir = run_dir
         self.timeout_s = timeout_s
-        self.links: dict[int, _Link] = {}
-        self.wanted: dict[int, int] = {}  # worker -> generation, from the routing table
         self.pending: dict[int, _Pending] = {}
-        self.inflight: dict[int, int] = {}
-        self.outbox: dict[int, list[list[Any]]] = {}
-        self.flush_scheduled = False
+        self.inflight: dict[int, int] = {}  # per connected worker: requests not answered yet
+        self.workers = WorkerLinks(run_dir, self._connected, self._on_reply, self._gone, self._refuse)
         self.next_id = 0
         self.loop = asyncio.get_running_loop()
         self.sweep_s = sweep_period(timeout_s)
@@ -84,43 +63,16 @@ class Dispatcher:
 
     # ---- workers ----------------------------------------------------------------------------
     def set_workers(self, workers: dict[int, int]) -> None:
-        """Follow the table: connect new workers; for a lost or restarted one, fail its
-        in-flight requests and drop its connection (queued descriptors must not reach a new
-        process)."""
-        self.wanted = dict(workers)
-        for index, link in list(self.links.items()):
-            if workers.get(index) != link.generation:
-                self._drop_worker(index)
-        for index, gen in workers.items():
-            if index not in self.links:
-                self._connect(index, gen)
+        """Follow the table (worker -> generation): a lost or restarted worker's requests in
+        flight fail; new ones are connected."""
+        self.workers.set_workers(workers)
 
-    def _connect(self, index: int, generation: int) -> None:
-        if self.wanted.get(index) != generation or index in self.links:
-            return
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        loop = self.loop
-        try:
-            sock.connect(P.worker_path(self.run_dir, index))
-            sock.send(P.frame([Attach(generation).encode()]))  # a few bytes into an empty buffer
-        except OSError as exc:  # not listening (yet, or any more): the table will tell
-            sock.close()
-            log.debug("worker %d: connect failed (%s); retrying", index, exc)
-            loop.call_later(RECONNECT_S, self._connect, index, generation)
-            return
-        self.links[index] = _Link(sock, generation)
+    def _connected(self, index: int) -> None:
         self.inflight[index] = 0
-        loop.add_reader(sock.fileno(), self._drain, index)
 
-    def _drop_worker(self, index: int) -> None:
-        link = self.links.pop(index, None)
-        self.outbox.pop(index, None)
-        if link is not None:
-            loop = self.loop
-            loop.remove_reader(link.sock.fileno())
-            loop.remove_writer(link.sock.fileno())
-            link.sock.close()
+    def _gone(self, index: int) -> None:
+        """The worker's connection is gone: fail what it had; their blocks can be reused, since
+        that process writes into them no more."""
         failed = [rid for rid, p in self.pending.items() if p.worker == index]
         for rid in failed:
             p = self.pending.pop(rid)
@@ -130,29 +82,6 @@ class Dispatcher:
         self.inflight.pop(index, None)
         if failed:
             log.warning("worker %d is gone: failed %s in flight", index, count(len(failed), "request"))
-
-    def _lost(self, index: int) -> None:
-        """The worker closed the connection (it died, or dropped us): fail what it had, and
-        connect again while the table still names this generation."""
-        link = self.links.get(index)
-        self._drop_worker(index)
-        if link is not None:
-            self.loop.call_later(RECONNECT_S, self._connect, index, link.generation)
-
-    def _drain(self, index: int) -> None:
-        link = self.links.get(index)
-        if link is None:
-            return
-        replies, still_open = P.receive(link.sock, link.reader)
-        for message in replies:
-            try:
-                result = InferResult.decode(message)
-            except (TypeError, ValueError):
-                log.error("worker %d sent a malformed result; ignored", index)
-                continue
-            self._on_reply(index, result)
-        if not still_open:
-            self._lost(index)
 
     def _on_reply(self, index: int, result: InferResult) -> None:
         p = self.pending.pop(result.rid, None)
@@ -178,46 +107,6 @@ class Dispatcher:
                 p.future.set_exception(OvmsError(E.DEADLINE_EXCEEDED))
         if self.pending:
             self._sweeper = self.loop.call_later(self.sweep_s, self._sweep)
-
-    def _flush(self) -> None:
-        self.flush_scheduled = False
-        outbox, self.outbox = self.outbox, {}
-        for index, headers in outbox.items():
-            link = self.links.get(index)
-            if link is None:
-                continue
-            if len(link.unsent) > MAX_UNSENT:  # the worker is not reading: fail these requests fast
-                self._refuse(index, headers)
-                continue
-            data = P.frame(headers)
-            if link.unsent:
-                link.unsent += data
-                continue
-            try:
-                sent = link.sock.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self._lost(index)
-                continue
-            if sent < len(data):
-                link.unsent += memoryview(data)[sent:]
-                self.loop.add_writer(link.sock.fileno(), self._write, index)
-
-    def _write(self, index: int) -> None:
-        link = self.links.get(index)
-        if link is None:
-            return
-        try:
-            sent = link.sock.send(link.unsent)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._lost(index)
-            return
-        del link.unsent[:sent]
-        if not link.unsent:
-            self.loop.remove_writer(link.sock.fileno())
 
     def _refuse(self, index: int, messages: list[list[Any]]) -> None:
         for message in messages:
@@ -283,10 +172,7 @@ class Dispatcher:
         future: asyncio.Future[Any] = loop.create_future()
         pending = self.pending[rid] = _Pending(future, worker, block, loop.time() + self.timeout_s)
         self.inflight[worker] += 1
-        self.outbox.setdefault(worker, []).append(request.encode())
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            loop.call_soon(self._flush)
+        self.workers.send(worker, request.encode())
         if self._sweeper is None:
             self._sweeper = loop.call_later(self.sweep_s, self._sweep)
         try:
@@ -318,6 +204,4 @@ class Dispatcher:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        self.wanted = {}
-        for index in list(self.links):
-            self._drop_worker(index)
+        self.workers.close()

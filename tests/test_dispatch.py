@@ -98,17 +98,17 @@ def test_partial_sends_and_replies_by_id() -> None:
     async def body(dispatcher: Dispatcher, stand_in: StandIn, _: str) -> None:
         server = asyncio.create_task(stand_in.serve(slow_s=0.002))
         dispatcher.set_workers({0: 1})
-        dispatcher.links[0].sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        dispatcher.workers.links[0].sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         writes: list[int] = []
-        write = dispatcher._write
-        dispatcher._write = lambda index: (writes.append(index), write(index))  # type: ignore[method-assign]
+        write = dispatcher.workers._write
+        dispatcher.workers._write = lambda index: (writes.append(index), write(index))  # type: ignore[method-assign]
         outputs = await asyncio.gather(*(dispatcher.infer("m", ENTRY, _request(i)) for i in range(400)))
         assert writes  # the frame went out in parts, from the writer callback
         for i, result in enumerate(outputs):
             assert result[0][0] == "y"
             assert np.array_equal(result[0][1], np.full((1, 4), 2 * i, np.float32))
         assert not dispatcher.pending and dispatcher.alloc.blocks_in_use == 0
-        assert not dispatcher.links[0].unsent
+        assert not dispatcher.workers.links[0].unsent
         assert stand_in.attached == [1]  # the connection opened by naming the table's generation
         server.cancel()
 
@@ -128,7 +128,7 @@ def test_dropped_connection_fails_inflight_then_reconnects() -> None:
         assert dispatcher.alloc.blocks_in_use == 0  # blocks of failed requests released
         again = asyncio.create_task(stand_in.serve())
         for _ in range(50):  # the dispatcher reconnects while the table names the same generation
-            if 0 in dispatcher.links:
+            if 0 in dispatcher.workers.links:
                 break
             await asyncio.sleep(0.05)
         result = await dispatcher.infer("m", ENTRY, _request(7))
