@@ -123,7 +123,7 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.writing_paused = False
         if self.task is None:
-            self._next()
+            self._next()  # reading resumes there, unless requests are still queued past the bound
 
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.transport.is_closing():
@@ -237,6 +237,7 @@ class HttpConnection(asyncio.Protocol):
                 self._close()
             else:
                 self.idle_since = monotonic()
+                self._resume_reading()
             return
         request = self.queue.popleft()
         if request.refusal is not None:

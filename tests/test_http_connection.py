@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 from ovserve.frontend.http_connection import MAX_HEAD
 from ovserve.shared import errors as E
@@ -113,3 +114,29 @@ def test_head_over_the_limit_is_431(config_server: Server) -> None:
         s.sendall(PREDICT)  # the front serves on
         [(code, _, _)] = read_answers(s, 1)
     assert code == 200
+
+
+def test_upgrade_request_answered_over_http11_then_closed(config_server: Server) -> None:
+    head = b"GET /v1/models/dummy HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", config_server.port)) as s:
+        s.sendall(head + b"\x00\x01 not HTTP any more")
+        [(code, headers, body)] = read_answers(s, 1)
+        assert closed(s)
+    assert code == 200 and "model_version_status" in json.loads(body) and headers["connection"] == "close"
+
+
+def test_keep_alive_after_a_large_answer_to_a_slow_reader(config_server: Server) -> None:
+    """An answer larger than the socket buffers pauses the connection's writing; once the client
+    has read it, the next request on the same connection is read and answered."""
+    rows = 150_000  # an answer of 7.8 MB: more than the kernel's send buffer (4 MiB) takes
+    big = json.dumps({"instances": [[0.5] * 10] * rows}).encode()
+    head = b"POST /v1/models/dyn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big)
+    with socket.create_connection(("127.0.0.1", config_server.port)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(head + big)
+        time.sleep(2.0)  # the answer fills the server's buffers meanwhile: its writing pauses
+        [(code, _, body)] = read_answers(s, 1, timeout=30)
+        assert code == 200 and len(json.loads(body)["predictions"]) == rows
+        s.sendall(PREDICT)
+        [(code, _, body)] = read_answers(s, 1)
+    assert code == 200 and json.loads(body) == EXPECTED
