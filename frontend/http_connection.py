@@ -1,17 +1,17 @@
 """One client connection of a REST front: HTTP/1.1 parsed by httptools (llhttp, in C), each
 complete request handed to the REST port, answers written in request order as one buffer.
 
-Sanic's request cycle (a task per connection looping over a Python head parser, a request
-object, stage bookkeeping, events for every read and write) cost about 35 us of CPU per request,
-most of what a tiny predict costs a front (bench/load.py); this keeps only what a REST front
-needs. The rules it enforces, all answered as JSON errors (``shared.errors``):
+It replaced Sanic's request cycle (a task per connection looping over a Python head parser, a
+request object, stage bookkeeping, events for every read and write), which cost about 20 us of
+the 94 us of CPU a front spent per tiny predict (bench/load.py, wrk c=32); this keeps only what a
+REST front needs. The rules it enforces, all answered as JSON errors (``shared.errors``):
 
 * heads: at most ``MAX_HEAD`` bytes (431), parse errors (400);
 * bodies: at most ``max_body_bytes`` (413), weighted into the front's intake budget before they
   are read (``http_guard.Intake``: 413 or 503 answered at once, the rest of the body read and
   dropped, then the connection closed);
 * absolute deadlines for a head and for a body (408 and close), idle keep-alive connections
-  closed after the keep-alive timeout, all checked by the front's sweep (``HttpListeners``);
+  closed after the keep-alive timeout, all checked by the front's sweep (``http_front``);
 * pipelined requests answered in order; ``Expect: 100-continue`` answered before the body.
 """
 
@@ -28,6 +28,7 @@ import httptools
 from ovserve.frontend.http_answer import encode
 from ovserve.frontend.http_guard import BINARY_COST, BINARY_HEADER, CHUNK_ALLOWANCE, JSON_COST, REFUSAL, Limits
 from ovserve.frontend.http_reply import Headers, Reply, error_body
+from ovserve.frontend.http_request import Request
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 
@@ -37,30 +38,6 @@ MAX_QUEUED = 32  # pipelined requests waiting for the one in progress; beyond, r
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 Handler = Callable[[str, str, Headers, bytes], Awaitable[Reply]]
-
-
-class Request:
-    """A parsed request waiting for its turn, or (``refusal``) the error that ends the connection."""
-
-    __slots__ = ("body", "headers", "keep_alive", "method", "path", "refusal", "reserved")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        body: bytes,
-        keep_alive: bool,
-        reserved: int,
-        refusal: Status | None = None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-        self.reserved = reserved  # intake bytes this request holds until answered
-        self.refusal = refusal
 
 
 class HttpConnection(asyncio.Protocol):
