@@ -162,7 +162,7 @@ class Worker:
                 outputs = self.host.infer(loaded, inputs)
             finally:
                 self.metrics.end(loaded.slot)
-            self._account(f"{s.model} v{s.version}", loaded.slot, [job], started)
+            self._account(loaded.label, loaded.slot, [job], started)
             return outputs
 
         try:
