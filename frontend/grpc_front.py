@@ -10,9 +10,12 @@ from typing import Any
 import grpc
 from ovserve.frontend import process
 from ovserve.frontend.grpc_api.kserve import KServeGrpc
-from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as kserve_grpc
-from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as tfs_grpc
+from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as kserve_pb
+from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as tfs_pb
+from ovserve.frontend.grpc_api.registry import register
 from ovserve.frontend.grpc_api.tfs import ModelService, PredictionService
+from ovserve.frontend.http_guard import Intake
+from ovserve.shared import errors as E
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
 
@@ -34,9 +37,11 @@ class GrpcFront(process.FrontProcess):
     async def start_serving(self) -> None:
         s = self.settings
         self.server = grpc.aio.server(options=server_options(s.grpc_channel_arguments))
-        kserve_grpc.add_GRPCInferenceServiceServicer_to_server(KServeGrpc(self.dataplane), self.server)
-        tfs_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.dataplane), self.server)
-        tfs_grpc.add_ModelServiceServicer_to_server(ModelService(self.dataplane), self.server)
+        quota = Intake(s.grpc_quota_bytes, E.GRPC_QUOTA_TOO_SMALL, E.GRPC_QUOTA_FULL) if s.grpc_quota_bytes else None
+        kserve, tfs = kserve_pb.DESCRIPTOR.services_by_name, tfs_pb.DESCRIPTOR.services_by_name
+        register(self.server, kserve["GRPCInferenceService"], KServeGrpc(self.dataplane), quota)
+        register(self.server, tfs["PredictionService"], PredictionService(self.dataplane), quota)
+        register(self.server, tfs["ModelService"], ModelService(self.dataplane), quota)
         for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
             self.server.add_insecure_port(f"{host}:{s.grpc_port}")
         await self.server.start()

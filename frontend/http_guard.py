@@ -30,16 +30,17 @@ CHUNK_ALLOWANCE = 64 * 1024  # a chunked body must keep sending: its deadline gr
 class Intake:
     """Bytes of request bodies a front holds at once, weighted by their decoding cost."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, too_large: Status = E.INTAKE_TOO_LARGE, full: Status = E.INTAKE_FULL) -> None:
         self.budget = budget
         self.held = 0
+        self.too_large, self.full = too_large, full
 
     def reserve(self, cost: int) -> Status | None:
         """Take ``cost`` from the budget, or the refusal when it does not fit."""
         if cost > self.budget:
-            return E.INTAKE_TOO_LARGE
+            return self.too_large
         if self.held + cost > self.budget:
-            return E.INTAKE_FULL
+            return self.full
         self.held += cost
         return None
 

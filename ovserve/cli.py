@@ -95,6 +95,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
     if a.grpc_max_threads is not None and a.grpc_max_threads < 1:
         raise UsageError("grpc_max_threads must be positive")
+    if a.grpc_memory_quota < 0:
+        raise UsageError("grpc_memory_quota must not be negative")
     if a.custom_node_resources_cleaner_interval_seconds < 0:
         raise UsageError("custom_node_resources_cleaner_interval_seconds must not be negative")
     if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
@@ -209,6 +211,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         grpc_bind_address=a.grpc_bind_address,
         grpc_workers=a.grpc_workers if a.port else 0,
         grpc_channel_arguments=channel_arguments,
+        grpc_quota_bytes=-(-a.grpc_memory_quota // max(1, a.grpc_workers)),
         metrics_families=metrics_families,
     )
 

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     ovms.add_argument("--grpc_workers", type=int, default=1, help="gRPC front processes (1..CPU count)")
     ovms.add_argument("--grpc_max_threads", type=int, default=None, help="accepted as OVMS; grpc.aio uses no pool")
     ovms.add_argument("--grpc_channel_arguments", default="", help='gRPC server options, e.g. "k=v,k2=v2"')
+    ovms.add_argument(
+        "--grpc_memory_quota",
+        type=int,
+        default=2 * 1024**3,
+        help="bytes of request messages the gRPC fronts hold at once (0: no limit)",
+    )
     ovms.add_argument("--rest_workers", type=int, default=None, help="number of REST front processes (2..10000)")
     ovms.add_argument("--log_level", default="INFO", help="TRACE, DEBUG, INFO, WARNING or ERROR")
     ovms.add_argument("--log_path", default=None)

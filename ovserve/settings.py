@@ -40,4 +40,5 @@ class Settings:
     grpc_bind_address: str = "0.0.0.0"
     grpc_workers: int = 1  # gRPC front processes
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)
+    grpc_quota_bytes: int = 0  # --grpc_memory_quota over the gRPC fronts; 0: no limit
     metrics_families: tuple[str, ...] = ()  # empty: metrics off (read once, at start, as OVMS)

@@ -62,6 +62,7 @@ class FrontSettings(ChildSettings):
     grpc_port: int = 0  # gRPC fronts: the port they bind (SO_REUSEPORT) and where
     grpc_bind_address: str = "0.0.0.0"
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)  # [name, value] pairs
+    grpc_quota_bytes: int = 0  # request-message bytes a gRPC front holds at once; 0: no limit
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list

@@ -151,6 +151,8 @@ WORKER_UNAVAILABLE = Status(503, "The worker serving this model version stopped;
 DEADLINE_EXCEEDED = Status(504, "Request deadline exceeded before inference finished")
 INTAKE_FULL = Status(503, "Server is busy receiving other large requests: retry later")
 INTAKE_TOO_LARGE = Status(413, "Request body needs more memory to decode than this server allows (--max_intake_mb)")
+GRPC_QUOTA_FULL = Status(503, "Server is busy receiving other large messages: retry later (--grpc_memory_quota)")
+GRPC_QUOTA_TOO_SMALL = Status(413, "Request message is larger than this server's --grpc_memory_quota allows")
 SHARED_MEMORY_FULL = Status(503, "Shared memory (/dev/shm) is full: no room for this request's tensors, retry later")
 TOO_MANY_CONNECTIONS = Status(503, "Too many open connections to this server: retry later")
 READ_TIMEOUT = Status(408, "Request Timeout: the request was not received in time")
@@ -179,7 +181,7 @@ class OvmsError(Exception):
 
 MODEL_SPEC_MISSING = Status(400, "model_spec missing in request")
 INVALID_SIGNATURE_DEF = Status(400, "Invalid signature name")
-MODEL_VERSION_INVALID_FORMAT = Status(400, "Model version is in invalid format")  # text unsure: OVMS's not known
+MODEL_VERSION_INVALID_FORMAT = Status(400, "invalid model version format in request")
 
 BY_NAME: dict[str, Status] = {k: v for k, v in globals().items() if isinstance(v, Status)}
 NAME_OF: dict[Status, str] = {v: k for k, v in BY_NAME.items()}
@@ -232,7 +234,13 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
     ),
     "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),
     "ABORTED": (PIPELINE_DEMULTIPLEXER_NO_RESULTS,),
-    "RESOURCE_EXHAUSTED": (REQUEST_TOO_LARGE, TENSORS_TOO_LARGE, INTAKE_TOO_LARGE),
+    "RESOURCE_EXHAUSTED": (
+        REQUEST_TOO_LARGE,
+        TENSORS_TOO_LARGE,
+        INTAKE_TOO_LARGE,
+        GRPC_QUOTA_FULL,
+        GRPC_QUOTA_TOO_SMALL,
+    ),
 }
 GRPC_CODE: dict[Status, str] = {status: code for code, group in _GRPC_GROUPS.items() for status in group}
 GRPC_UNMAPPED = ("UNKNOWN", "Unknown error")

@@ -37,6 +37,7 @@ CORES = len(allowed_cpus())
             [*BASE, "--port", "9002", "--grpc_channel_arguments", "a=1,b"],
             "grpc_channel_arguments has a wrong format: 'b' (expected key=value)",
         ),
+        ([*BASE, "--grpc_memory_quota", "-1"], "grpc_memory_quota must not be negative"),
         (
             [*BASE, "--plugin_config", "{bad"],
             "plugin_config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
@@ -124,6 +125,9 @@ def test_grpc_settings() -> None:
         ["grpc.max_concurrent_streams", 7],
         ["x.y", "z"],
     ]
+    assert s.grpc_quota_bytes == 2 * 1024**3  # OVMS's default, one gRPC front
+    two = settings_from_args([*BASE, "--port", "9002", "--grpc_workers", "2", "--grpc_memory_quota", "1001"])
+    assert two is not None and two.grpc_quota_bytes == 501  # shared out, rounded up
     off = settings_from_args(BASE)
     assert off is not None and (off.grpc_port, off.grpc_workers) == (0, 0)
 

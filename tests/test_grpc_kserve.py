@@ -165,8 +165,10 @@ def test_model_ready_and_metadata_errors(stub: pb_grpc.GRPCInferenceServiceStub)
         grpc.StatusCode.NOT_FOUND,
         "Model with requested version is not found",
     )
-    code, _ = status_of(lambda: stub.ModelReady(pb.ModelReadyRequest(name="dummy", version="x1")))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert status_of(lambda: stub.ModelReady(pb.ModelReadyRequest(name="dummy", version="x1"))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid model version format in request",
+    )
     assert status_of(lambda: stub.ModelMetadata(pb.ModelMetadataRequest(name="versioned", version="3"))) == (
         grpc.StatusCode.UNAVAILABLE,
         "Model with requested version is not loaded yet",

@@ -1,0 +1,84 @@
+"""Registers a servicer's methods from its service descriptor, with what every unary call
+passes first:
+
+* a deserializer that does not raise. grpc's Python server answers a message that does not
+  parse with UNKNOWN ``Unexpected <class 'DecodeError'>...`` and logs a traceback per message;
+  OVMS's C++ server answers INTERNAL with protobuf's (empty, for proto3) initialization-error
+  text, and so does ovserve;
+* the front's share of ``--grpc_memory_quota``: the message's bytes are held from it until the
+  call ends (OVMS gives gRPC's resource quota that size; grpc's Python API cannot set one)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
+from ovserve.frontend.grpc_api.errors import abort
+from ovserve.frontend.http_guard import Intake
+from ovserve.shared.errors import OvmsError
+
+UNPARSABLE_CODE = grpc.StatusCode.INTERNAL
+UNPARSABLE_TEXT = ""  # C++ gRPC: Status(INTERNAL, msg->InitializationErrorString()), empty for proto3
+
+
+class _Unparsable:
+    """Stands for a request message whose bytes did not parse."""
+
+
+UNPARSABLE = _Unparsable()
+
+
+def _parser(cls: type[Message]) -> Callable[[bytes], Any]:
+    parse = cls.FromString
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError:
+            return UNPARSABLE
+
+    return deserialize
+
+
+Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def _unary(method: Behaviour, quota: Intake | None) -> Behaviour:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if request is UNPARSABLE:
+            await context.abort(UNPARSABLE_CODE, UNPARSABLE_TEXT)
+        if quota is None:
+            return await method(request, context)
+        cost = request.ByteSize()
+        refusal = quota.reserve(cost)
+        if refusal is not None:
+            await abort(context, OvmsError(refusal))
+        try:
+            return await method(request, context)
+        finally:
+            quota.release(cost)
+
+    return handler
+
+
+def _handler(servicer: Any, method: MethodDescriptor, quota: Intake | None) -> grpc.RpcMethodHandler:
+    deserialize = _parser(message_factory.GetMessageClass(method.input_type))
+    serialize = message_factory.GetMessageClass(method.output_type).SerializeToString
+    behaviour = getattr(servicer, method.name)
+    if method.client_streaming or method.server_streaming:
+        # only ModelStreamInfer, which answers NOT_FOUND whatever its first message holds
+        assert method.client_streaming and method.server_streaming, method.full_name
+        return grpc.stream_stream_rpc_method_handler(behaviour, deserialize, serialize)
+    return grpc.unary_unary_rpc_method_handler(_unary(behaviour, quota), deserialize, serialize)
+
+
+def register(server: grpc.aio.Server, service: ServiceDescriptor, servicer: Any, quota: Intake | None) -> None:
+    """Serve every method ``service`` declares with ``servicer``'s method of the same name;
+    ``quota``: the request-message bytes this front may hold at once (None: no limit)."""
+    handlers = {m.name: _handler(servicer, m, quota) for m in service.methods}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
