@@ -1,8 +1,9 @@
 """gRPC load benchmark: ovserve's TF Serving Predict (``tensor_content``) and KServe ModelInfer
 (raw contents) under h2load with prepared gRPC frames, next to the same server's REST points
 (TFS JSON and KServe binary, wrk) and baselines measured in the same run: OpenVINO's in-process
-rate and a grpc.aio hello-world with as many processes as ovserve has gRPC fronts. Every point
-shows the server's CPU microseconds per request by process role.
+rate, a naive one-process grpc.aio + OpenVINO server (``grpc_naive_server.py``) and a grpc.aio
+hello-world with as many processes as ovserve has gRPC fronts. Every point shows the server's CPU
+microseconds per request by process role.
 
     python bench/grpc_load.py                                  # dummy and cnn, c = 1, 8, 32
     python bench/grpc_load.py --models dummy --concurrency 32 --grpc_workers 2
@@ -83,6 +84,10 @@ def check_call(port: int, path: str, data: bytes, hello: bool) -> None:
     assert parsed.outputs, f"{path}: no outputs"
 
 
+def model_xml(model_dir: str) -> str:
+    return os.path.join(model_dir, "1", "model.xml")
+
+
 def bench_model(a: argparse.Namespace, name: str, concurrencies: list[int]) -> None:
     model_dir, shape = make_models()[name]
     ceiling = ov_rate(model_dir, min(a.duration, 5))
@@ -111,6 +116,17 @@ def bench_model(a: argparse.Namespace, name: str, concurrencies: list[int]) -> N
             results += measure(proc, label, run, concurrencies, a.duration)
     finally:
         proc.stop()
+    nport = free_port()
+    naive_argv = [sys.executable, os.path.join(HERE, "grpc_naive_server.py"), str(nport), model_xml(model_dir)]
+    naive = Proc(naive_argv, nport, "", os.path.join(OUT, f"grpc-naive-{name}.log"))
+    try:
+        for path, (_, data) in bodies.items():
+            check_call(nport, path, data, hello=False)
+        for label, path in (("naive", PREDICT), ("naive KServe", MODEL_INFER)):
+            run = functools.partial(run_h2load, nport, path, bodies[path][0])
+            results += measure(naive, label, run, concurrencies, a.duration)
+    finally:
+        naive.stop()
     hport = free_port()
     hello_argv = [sys.executable, os.path.join(HERE, "grpc_hello_server.py"), str(hport), str(a.grpc_workers)]
     hello = Proc(hello_argv, hport, "", os.path.join(OUT, f"grpc-hello-{name}.log"))
