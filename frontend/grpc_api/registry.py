@@ -10,6 +10,7 @@ passes first:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,6 +74,8 @@ def _handler(servicer: Any, method: MethodDescriptor, quota: Intake | None) -> g
         # only ModelStreamInfer, which answers NOT_FOUND whatever its first message holds
         assert method.client_streaming and method.server_streaming, method.full_name
         return grpc.stream_stream_rpc_method_handler(behaviour, deserialize, serialize)
+    if not inspect.iscoroutinefunction(behaviour):
+        raise TypeError(f"{method.full_name}: the servicer's method must be a coroutine function")
     return grpc.unary_unary_rpc_method_handler(_unary(behaviour, quota), deserialize, serialize)
 
 
