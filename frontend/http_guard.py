@@ -28,7 +28,8 @@ CHUNK_ALLOWANCE = 64 * 1024  # a chunked body must keep sending: its deadline gr
 
 
 class Intake:
-    """Bytes of request bodies a front holds at once, weighted by their decoding cost."""
+    """Bytes of requests a front holds at once: HTTP bodies weighted by their decoding cost, and
+    (with the gRPC statuses) gRPC messages by their size, for ``--grpc_memory_quota``."""
 
     def __init__(self, budget: int, too_large: Status = E.INTAKE_TOO_LARGE, full: Status = E.INTAKE_FULL) -> None:
         self.budget = budget
