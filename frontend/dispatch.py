@@ -151,12 +151,14 @@ class Dispatcher:
         # inputs passed by offset take no room, but the outputs' reserve counts them
         reserve_for = in_bytes if held is None else max(in_bytes, sum(a.nbytes for _, a in inputs))
         out_bytes = arena_tensors.output_reserve(signature, batch, reserve_for)
-        if ALIGN + in_bytes + out_bytes > self.alloc.size:
+        size = ALIGN + in_bytes + out_bytes
+        if size > self.alloc.size:
             raise OvmsError(E.TENSORS_TOO_LARGE)
-        block = self.alloc.alloc(ALIGN + in_bytes + out_bytes)
+        block = self.alloc.alloc(size)
         if block is None:
             raise OvmsError(E.SERVER_OVERLOADED)
-        if not self.arena.commit(block + ALIGN + in_bytes + out_bytes):
+        end = block + size
+        if not self.arena.commit(end):
             self.alloc.release(block)
             raise OvmsError(E.SHARED_MEMORY_FULL)
         self.arena.buffer[block] = LIVE  # the block's first byte: cancelled or not
@@ -184,7 +186,6 @@ class Dispatcher:
             else:
                 self.alloc.release(block)
             raise
-        end = block + ALIGN + in_bytes + out_bytes
         try:
             outputs = arena_tensors.read_outputs(self.arena, reply, end, copy=held is None)
         except BaseException:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from ovserve.frontend.http_reply import JSON, TEXT, Reply
+from ovserve.frontend.http_reply import JSON, TEXT, Reply, error_body
+from ovserve.shared.errors import Status
 
 # OVMS's default CORS headers, on every answer
 CORS = ((b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"*"),
@@ -29,3 +30,8 @@ def encode(reply: Reply, keep_alive: bool, head_only: bool) -> bytes:
     if status not in NO_BODY and not head_only:
         parts.append(reply.body)
     return b"".join(parts)
+
+
+def refusal(status: Status) -> bytes:
+    """``status`` as the JSON error answer that ends a connection."""
+    return encode(Reply(status.http, error_body(status.message)), False, False)

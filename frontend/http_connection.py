@@ -25,8 +25,8 @@ from time import monotonic
 from typing import Any
 
 import httptools
-from ovserve.frontend.http_answer import encode
-from ovserve.frontend.http_guard import BINARY_COST, BINARY_HEADER, CHUNK_ALLOWANCE, JSON_COST, REFUSAL, Limits
+from ovserve.frontend.http_answer import encode, refusal
+from ovserve.frontend.http_guard import BINARY_COST, BINARY_HEADER, CHUNK_ALLOWANCE, JSON_COST, Limits
 from ovserve.frontend.http_reply import Headers, Reply, error_body
 from ovserve.frontend.http_request import Request
 from ovserve.shared import errors as E
@@ -36,6 +36,7 @@ log = logging.getLogger("ovserve.front")
 MAX_HEAD = 64 * 1024  # request line and headers together
 MAX_QUEUED = 32  # pipelined requests waiting for the one in progress; beyond, reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+TOO_MANY = refusal(E.TOO_MANY_CONNECTIONS)
 
 Handler = Callable[[str, str, Headers, bytes], Awaitable[Reply]]
 
@@ -71,7 +72,7 @@ class HttpConnection(asyncio.Protocol):
     # ---- transport ------------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         if len(self.connections) >= self.limits.max_connections:
-            transport.write(REFUSAL)
+            transport.write(TOO_MANY)
             transport.close()
             return
         self.transport = transport
@@ -132,13 +133,14 @@ class HttpConnection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self.head_bytes += len(url)
-        if self.head_bytes > MAX_HEAD and not self.dropping:
-            self._refuse(E.HEAD_TOO_LARGE, drain=False)
+        self._head_grew(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-        self.head_bytes += len(name) + len(value) + 4
+        self._head_grew(len(name) + len(value) + 4)
+
+    def _head_grew(self, nbytes: int) -> None:
+        self.head_bytes += nbytes
         if self.head_bytes > MAX_HEAD and not self.dropping:
             self._refuse(E.HEAD_TOO_LARGE, drain=False)
 
@@ -218,7 +220,7 @@ class HttpConnection(asyncio.Protocol):
             return
         request = self.queue.popleft()
         if request.refusal is not None:
-            transport.write(encode(Reply(request.refusal.http, error_body(request.refusal.message)), False, False))
+            transport.write(refusal(request.refusal))
             if not self.in_message:
                 self._close()  # else once the refused body has been read
             return

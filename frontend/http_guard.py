@@ -12,7 +12,6 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-import orjson
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 
@@ -77,15 +76,3 @@ def raise_fd_limit() -> int:
     if soft == resource.RLIM_INFINITY:
         return MAX_AUTO_CONNECTIONS
     return max(16, min(MAX_AUTO_CONNECTIONS, soft - FD_RESERVE))
-
-
-def _refusal() -> bytes:
-    body = orjson.dumps({"error": E.TOO_MANY_CONNECTIONS.message})
-    head = (
-        f"HTTP/1.1 {E.TOO_MANY_CONNECTIONS.http} Service Unavailable\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
-
-
-REFUSAL = _refusal()

@@ -244,6 +244,9 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
 }
 GRPC_CODE: dict[Status, str] = {status: code for code, group in _GRPC_GROUPS.items() for status in group}
 GRPC_UNMAPPED = ("UNKNOWN", "Unknown error")
+# a gRPC message that does not parse, as OVMS's C++ server answers it:
+# Status(INTERNAL, msg->InitializationErrorString()), which is empty for proto3 messages
+GRPC_UNPARSABLE = ("INTERNAL", "")
 
 
 def grpc_status(error: OvmsError) -> tuple[str, str]:

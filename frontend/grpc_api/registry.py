@@ -20,10 +20,10 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from ovserve.frontend.grpc_api.errors import abort
 from ovserve.frontend.http_guard import Intake
+from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 
-UNPARSABLE_CODE = grpc.StatusCode.INTERNAL
-UNPARSABLE_TEXT = ""  # C++ gRPC: Status(INTERNAL, msg->InitializationErrorString()), empty for proto3
+UNPARSABLE_CODE, UNPARSABLE_TEXT = grpc.StatusCode[E.GRPC_UNPARSABLE[0]], E.GRPC_UNPARSABLE[1]
 
 
 class _Unparsable:
