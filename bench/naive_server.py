@@ -26,7 +26,7 @@ JSON = "application/json"
 
 @app.before_server_start
 async def load(app_: Sanic) -> None:
-    import openvino as ov  # imported after Sanic picked its start method (limits.md, trap 1)
+    import openvino as ov  # imported after Sanic picked its start method (openvino's telemetry forks)
 
     if VARIANT == "request":
         compiled = ov.Core().compile_model(sys.argv[2], "CPU", {"PERFORMANCE_HINT": "LATENCY"})

@@ -1,5 +1,5 @@
 """Binary inputs (TFS DT_STRING, KServe BYTES: object arrays of bytes, already validated) into
-the tensors a model takes, as OVMS picks their use from the model input (wave2.md 6.1): a
+the tensors a model takes, as OVMS picks their use from the model input (src/tensorinfo.cpp): a
 STRING input takes them as they are (``shared.strings`` carries them to the worker); a U8 input
 of rank 2 takes them as a zero-padded byte matrix; a rank-4 input takes encoded images; anything
 else is ``Functionality not implemented``.

@@ -1,4 +1,4 @@
-"""A front's custom nodes (wave2.md 2): each pipeline node with a library gets its own manager
+"""A front's custom nodes (custom_node_interface.h): each pipeline node with a library gets its own manager
 (``initialize`` with the node's params, on its first run), runs in a thread pool (ctypes
 releases the GIL, and the library must be thread-safe, as OVMS requires), and is deinitialized
 once the routing table no longer has it and its last run has ended.

@@ -1,9 +1,12 @@
-"""The front's protocol-neutral data plane: what every protocol adapter (TFS REST, KServe REST,
-later gRPC) asks of the server, in numpy tensors and ``OvmsError``s. It knows no JSON and no HTTP.
+"""The front's protocol-neutral data plane: what every protocol adapter (TFS and KServe, over
+REST and gRPC) asks of the server, in numpy tensors and ``OvmsError``s. It knows no JSON, no HTTP
+and no protobuf.
 
-Policy that lives here and nowhere else: OVMS's version resolution, waiting (up to 10 s) for a
-version that is still loading, validation against the signature, dispatch to a worker, and one
-retry on the new default version when the one a request was sent to retired meanwhile.
+Policy that lives here and nowhere else: each request's lifecycle (``lifecycle.Lifecycle``), the
+inference sequence every adapter runs (``infer_call``: wait for the version, decode against its
+signature, validate, run), OVMS's version resolution, waiting (up to 10 s) for a version that is
+still loading, dispatch to a worker, and one retry on the new default version when the one a
+request was sent to retired meanwhile.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 from ovserve.frontend.binary_inputs import BinaryInputs, strings_2d_out
 from ovserve.frontend.custom_nodes import CustomNodes
 from ovserve.frontend.dispatch import Dispatcher
+from ovserve.frontend.lifecycle import Call, Lifecycle
 from ovserve.frontend.metrics import FrontMetrics
 from ovserve.frontend.pipeline_fuse import Fused, fuse
 from ovserve.frontend.pipeline_plan import PlanNode
@@ -24,7 +29,7 @@ from ovserve.frontend.pipeline_run import run_pipeline, split_passthrough
 from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
 from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E
-from ovserve.shared.errors import OvmsError
+from ovserve.shared.errors import OvmsError, Status
 from ovserve.shared.metrics_layout import BLOCK, CURRENT
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
@@ -36,6 +41,27 @@ WAIT_POLL_S = 0.1
 Reload = Callable[[], Awaitable[tuple[int, str | None]]]
 
 
+class Decoded(Protocol):
+    """A request's tensors as its adapter decoded them against the signature: flat or shaped
+    arrays by input name, and the shapes the protocol states apart from the data (None: the
+    arrays' own shapes are the request's, as TFS REST)."""
+
+    @property
+    def inputs(self) -> Mapping[str, np.ndarray]: ...
+
+    @property
+    def declared(self) -> Mapping[str, Declared] | None: ...
+
+
+D = TypeVar("D", bound=Decoded)
+
+
+@dataclass(slots=True)
+class DecodedTensors:
+    inputs: dict[str, np.ndarray]
+    declared: dict[str, Declared] | None = None
+
+
 @dataclass(slots=True)
 class InferOutcome:
     version: int  # the version that answered (the default may have moved on meanwhile)
@@ -45,9 +71,9 @@ class InferOutcome:
 class DataPlane:
     def __init__(self, dispatcher: Dispatcher, reload: Reload, metrics: FrontMetrics) -> None:
         self.table = RoutingTable()
-        self.active = 0  # requests being handled, for the graceful drain
         self.dispatcher = dispatcher
         self.metrics = metrics
+        self.lifecycle = Lifecycle(metrics, lambda: self.table)
         self.binary = BinaryInputs()
         self.custom = CustomNodes()
         self._fusions: dict[int, tuple[str, VersionEntry, Fused] | None] = {}  # per plan, for this table
@@ -93,6 +119,26 @@ class DataPlane:
         return entry
 
     # ---- inference ----------------------------------------------------------------------------
+    async def infer_call(
+        self, call: Call, decode: Callable[[Signature], D], dialect: Dialect = TFS, unknown: Status | None = None
+    ) -> tuple[D, InferOutcome]:
+        """The inference every adapter runs: wait for the version ``call`` names, decode the
+        request against its signature, validate and run it; ``call`` records the version that
+        answered. ``unknown``: the text for a name that is no model, where the dialect's last
+        lookup has its own (OVMS looks for a model, then a DAG, then a MediaPipe graph)."""
+        assert call.name is not None
+        try:
+            entry = await self.wait_available(call.name, call.version)
+        except OvmsError as exc:
+            if unknown is not None and exc.status is E.MODEL_NAME_MISSING:
+                raise OvmsError(unknown) from None
+            raise
+        assert entry.signature is not None
+        decoded = decode(entry.signature)
+        outcome = await self.infer(call.name, call.version, entry, decoded.inputs, decoded.declared, dialect)
+        call.answered = outcome.version
+        return decoded, outcome
+
     async def infer(
         self,
         name: str,

@@ -1,5 +1,5 @@
 """Encoded images (JPEG, PNG, anything OpenCV reads) into a model's NHWC input, as OVMS turns
-binary inputs into tensors (wave2.md 6.2): ``cv::imdecode`` unchanged (BGR order, grayscale and
+binary inputs into tensors (src/tensor_conversion.hpp): ``cv::imdecode`` unchanged (BGR order, grayscale and
 alpha kept, 16-bit kept), one resolution per batch unless resizing is allowed, the model's
 channel count, its H and W (a range clamps the image's size, -1 takes it), then a conversion by
 value (no scaling, integers saturated) to the model's precision.
@@ -22,7 +22,7 @@ from ovserve.shared.signature import Dim, TensorSpec
 
 MAX_IMAGE_PIXELS = 1 << 25  # 33.5 Mpx (8K x 4K); OPENCV_IO_MAX_IMAGE_PIXELS overrides
 # OVMS's convertTo targets; other precisions (I64, U32, U64, BOOL, ...) are refused
-_PRECISIONS = {
+_PRECISIONS: dict[str, np.dtype] = {
     "f32": np.dtype(np.float32),
     "f64": np.dtype(np.float64),
     "f16": np.dtype(np.float16),
@@ -54,7 +54,7 @@ def _target(dim: Dim, size: int) -> int:
 
 def decode(items: list[bytes], spec: TensorSpec, empty: Status, resize: bool) -> np.ndarray:
     """The batch ``[N, H, W, C]`` in the model's precision; ``resize``: the model's layout and
-    dims let OVMS resize (wave2.md 6.3), else every image must already have the target size."""
+    dims let OVMS resize (isResizeSupported), else every image must already have the target size."""
     if len(spec.dims) != 4:
         raise OvmsError(E.INVALID_SHAPE)
     cv2 = _cv2()

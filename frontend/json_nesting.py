@@ -1,4 +1,4 @@
-"""Tokens -> nested JSON arrays as rapidjson's PrettyWriter lays them out (OVMS, tfs_kserve.md 2.9).
+"""Tokens -> nested JSON arrays as rapidjson's PrettyWriter lays them out (OVMS, json_tensor.cc).
 
 Two styles: single line (``[[1, 2], [3, 4]]``, TF Serving's row format) and pretty (one element per line,
 4-space indent from a given level, the column format). Between two neighbouring elements the text depends

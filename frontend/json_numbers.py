@@ -1,4 +1,4 @@
-"""Arrays -> JSON number tokens by TF Serving's decimal rule (tfs_kserve.md 2.9), without a Python float per
+"""Arrays -> JSON number tokens by TF Serving's decimal rule (json_tensor.cc), without a Python float per
 element for arrays of ``SMALL`` elements or more.
 
 The rule per float: ``%g``; if that text does not read back (as a double, then cast to the element type) as
@@ -241,7 +241,7 @@ def _float_tokens(flat: np.ndarray) -> np.ndarray:
     n9, x9 = _with_carry(np.rint(scaled), x, 9)
     n6, x6 = _with_carry(np.rint(scaled / 1000), x, 6)
     back = _scale(n6, x6 - 5)
-    short = back.astype(flat.dtype) == a  # the %g text reads back (tfs_kserve.md 2.9)
+    short = back.astype(flat.dtype) == a  # the %g text reads back (json_tensor.cc)
     far = np.abs(x6 - 5) > _EXACT_POWERS
     if single:
         # the 9-digit rounding is exact unless within float64 error of a tie

@@ -1,5 +1,5 @@
 """What both KServe v2 adapters (REST and gRPC) ask of a model, with OVMS's answers: the version
-that ready and metadata describe, the infer lookup, and the checks before validation."""
+that ready and metadata describe, and the checks before validation."""
 
 from __future__ import annotations
 
@@ -41,17 +41,6 @@ def is_ready(dp: DataPlane, name: str, version: int) -> bool:
 def versions_listed(dp: DataPlane, name: str, entry: VersionEntry) -> list[int]:
     """Metadata's ``versions``: every AVAILABLE version, plus the one described."""
     return sorted({*dp.available_versions(name), entry.version})
-
-
-async def infer_target(dp: DataPlane, name: str, version: int) -> VersionEntry:
-    """The version an infer runs on (waiting for one that loads); an unknown name answers as
-    OVMS's last lookup (model, DAG, then MediaPipe graph) does."""
-    try:
-        return await dp.wait_available(name, version)
-    except OvmsError as exc:
-        if exc.status is E.MODEL_NAME_MISSING:
-            raise OvmsError(E.MEDIAPIPE_DEFINITION_NAME_MISSING) from None
-        raise
 
 
 def precheck(listed: int, inputs: Mapping[str, np.ndarray], signature: Signature) -> None:

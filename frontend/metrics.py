@@ -1,7 +1,7 @@
 """What a front counts (requests by api, method and interface; request time; requests in
 process) and its ``/metrics`` endpoint, which sums every process's cells.
 
-Counting follows OVMS (wave2.md 4.4): a request counts on the model version it names or
+Counting follows OVMS (src/metric_module.cpp): a request counts on the model version it names or
 resolves to; an unknown model or version counts nowhere; GetModelStatus counts successes only;
 request time is observed for successful Predict and ModelInfer only, from receipt to answer.
 """
@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from ovserve.frontend.http_reply import TEXT, Endpoint, Headers, Reply, error_body
+from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics_text import render
 from ovserve.frontend.routing import Route
 from ovserve.frontend.table import RoutingTable
@@ -67,7 +68,7 @@ class FrontMetrics:
             observe(cells, base + histogram, (time.perf_counter() - started) * 1e6)
 
     def endpoint(self, table: Callable[[], RoutingTable]) -> Endpoint:
-        async def metrics(r: Route, headers: Headers, body: bytes) -> Reply:
+        async def metrics(call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
             if self.cells is None:  # OVMS: the disabled endpoint is an unknown URL, sent as text
                 return Reply(E.REST_INVALID_URL.http, error_body(E.REST_INVALID_URL.message), content_type=TEXT)
             current = table()

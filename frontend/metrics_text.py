@@ -1,6 +1,6 @@
 """The Prometheus text exposition of the summed cells, laid out as OVMS's prometheus-cpp writes
 it: ``# HELP``/``# TYPE`` per family, labels in alphabetical order, histograms as ``_count``,
-``_sum`` then cumulative ``_bucket`` lines with ``le`` last, no timestamps (wave2.md 4.2)."""
+``_sum`` then cumulative ``_bucket`` lines with ``le`` last, no timestamps (prometheus-cpp)."""
 
 from __future__ import annotations
 

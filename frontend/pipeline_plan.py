@@ -45,8 +45,8 @@ class PipelinePlan:
                 name,
                 model,
                 int(version),
-                tuple(tuple(i) for i in inputs),  # type: ignore[misc]
-                tuple(tuple(o) for o in outputs),  # type: ignore[misc]
+                tuple(tuple(i) for i in inputs),
+                tuple(tuple(o) for o in outputs),
                 tuple(level),
                 bool(gathers),
                 *_custom(custom),
@@ -56,7 +56,7 @@ class PipelinePlan:
         counts = {str(k): int(v) for k, v in data["counts"].items()}
         outputs = tuple(tuple(o) for o in data["outputs"])
         levels = {str(k): tuple(v) for k, v in data["levels"].items()}
-        return cls(nodes, outputs, not counts and _is_chain(nodes), levels, counts)  # type: ignore[arg-type]
+        return cls(nodes, outputs, not counts and _is_chain(nodes), levels, counts)
 
 
 def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:

@@ -22,6 +22,7 @@ from ovserve.frontend.dispatch import Dispatcher
 from ovserve.frontend.metrics import FrontMetrics
 from ovserve.shared.child_settings import FrontSettings
 from ovserve.shared.lifetime import die_with_parent
+from ovserve.shared.logsetup import setup_logging
 from ovserve.shared.shm import Segment, segment_name
 
 log = logging.getLogger("ovserve.front")
@@ -55,10 +56,8 @@ class FrontProcess(abc.ABC):
     # ---- the process ----------------------------------------------------------------------------
     def run(self) -> int:
         die_with_parent(self.settings.supervisor_pid)
-        logging.basicConfig(
-            level=getattr(logging, self.settings.python_log_level(), logging.INFO),
-            format=f"[%(asctime)s][{self.kind} {self.settings.index}][%(levelname)s] %(message)s",
-        )
+        s = self.settings
+        setup_logging(f"{self.kind.replace(' ', '_')}{s.index}", s.log_level, s.log_path)
         return uvloop.run(self._main())  # grpc.aio runs on uvloop too
 
     async def _main(self) -> int:
@@ -100,7 +99,7 @@ class FrontProcess(abc.ABC):
         deadline = loop.time() + self.settings.shutdown_grace_s
         while loop.time() < deadline:
             open_now = self.open_connections()
-            if not open_now and not self.dataplane.active and not self.dispatcher.pending:
+            if not open_now and not self.dataplane.lifecycle.active and not self.dispatcher.pending:
                 break
             await asyncio.sleep(DRAIN_POLL_S)
         await self.abort()

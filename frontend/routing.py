@@ -1,5 +1,5 @@
 """OVMS URL routing of the REST port, both dialects (TFS ``/v1`` and KServe ``/v2``): the same
-regexes, full-match on the raw path, in the same check order (reference ovms.md 1.1), so that
+regexes, full-match on the raw path, in the same check order (src/http_rest_api_handler.cpp), so that
 every URL gets the answer OVMS would give. The route's kind names the endpoint; the adapters
 (``tfs_rest``, ``kserve_rest``) serve them."""
 

@@ -1,5 +1,5 @@
-"""Request tensors against the model signature: OVMS's checks, order and texts (ovms.md 1.7),
-for every protocol."""
+"""Request tensors against the model signature: OVMS's checks, order and texts
+(src/predict_request_validation_utils.cpp), for every protocol."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
 
 
 def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialect: Dialect) -> np.ndarray:
-    """OVMS's checks of a binary input (wave2.md 6.1, 6.4), which keeps its items: for a STRING
+    """OVMS's checks of a binary input (src/*/kfs_utils.cpp, tfs_utils.cpp), which keeps its items: for a STRING
     model input the usual shape checks and one item per element; for any other input (images,
     2-D strings) a 1-D request shape ``[N]`` with N items, and N a batch the model takes."""
     shape = stated.shape if stated is not None else items.shape

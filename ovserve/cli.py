@@ -16,10 +16,10 @@ from ovserve import __version__
 from ovserve.cli_flags import MAX_NIREQ, UsageError, build_parser
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
 from ovserve.grpc_options import parse_channel_arguments
-from ovserve.logsetup import setup_logging
 from ovserve.memory_plan import intake_per_front
 from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
+from ovserve.shared.logsetup import LEVELS, SUPERVISOR_ROLE, setup_logging
 from ovserve.shared.metrics_layout import MetricsConfigError
 from ovserve.shared.model_config import (
     ConfigError,
@@ -33,7 +33,6 @@ from ovserve.shared.model_config import (
 
 EX_USAGE = 64
 T = TypeVar("T")
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 log = logging.getLogger("ovserve")
 
 
@@ -107,7 +106,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
                 pass
         except OSError as exc:
             raise UsageError(f"log_path: cannot write {a.log_path}: {exc.strerror}") from None
-    if a.log_level not in LOG_LEVELS:
+    if a.log_level not in LEVELS:
         raise UsageError("log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR")
     if a.file_system_poll_wait_seconds < 0:
         raise UsageError("file_system_poll_wait_seconds should be a non-negative number")
@@ -217,7 +216,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    setup_logging("INFO")
+    setup_logging(SUPERVISOR_ROLE)
     try:
         settings = settings_from_args(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
@@ -225,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return EX_USAGE
     if settings is None:
         return 0
-    setup_logging(settings.log_level, settings.log_path)
+    setup_logging(SUPERVISOR_ROLE, settings.log_level, settings.log_path)
     from ovserve.supervisor import Supervisor
 
     return Supervisor(settings).run()

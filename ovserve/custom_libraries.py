@@ -1,5 +1,5 @@
 """The supervisor's custom node libraries: their names and paths from the config, and for each
-(library, node params) what a probe process found (wave2.md 2): whether the library opens
+(library, node params) what a probe process found (src/dags/node_library_utils.cpp): whether the library opens
 with its six symbols, whether ``initialize`` succeeds and the node's metadata. Probes are cached
 by path, file identity and params, so revalidating pipelines does not reopen the libraries."""
 

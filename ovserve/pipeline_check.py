@@ -1,5 +1,5 @@
 """Load-time validation of a DAG pipeline against the models it uses, in OVMS's order with its
-status codes and log lines (wave2.md 1.2), and the pipeline's own signature as OVMS derives it
+status codes and log lines (src/dags/pipelinedefinition.cpp), and the pipeline's own signature as OVMS derives it
 (1.5): inputs from the model inputs they feed (ranges intersected), outputs from their source.
 A custom node's signature is what its library's metadata calls answered (a probe's)."""
 

@@ -1,4 +1,4 @@
-"""Where a DAG pipeline's tensors travel as shards (wave2.md 1.5): after a demultiplexer (the
+"""Where a DAG pipeline's tensors travel as shards (pipelinedefinition.cpp): after a demultiplexer (the
 request, or a node with ``demultiply_count``) each tensor splits along dim 0 and the nodes fed by
 shards run once per shard; demultiplexers nest (a node fed by shards demultiplexes again), and a
 node with ``gather_from_node`` closes the innermost one (LIFO, as OVMS requires), taking its

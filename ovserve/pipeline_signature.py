@@ -1,4 +1,4 @@
-"""A validated pipeline's own signature, as OVMS derives it (wave2.md 1.5): an input from the
+"""A validated pipeline's own signature, as OVMS derives it (pipelinedefinition.cpp): an input from the
 model inputs it feeds (shape ranges intersected; one fed to nothing but the response has no
 metadata), an output from its source node's output with the dims demultiplexing adds or removes."""
 

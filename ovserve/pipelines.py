@@ -1,5 +1,5 @@
 """The supervisor's DAG pipelines: their definitions from the config, their states as OVMS
-reports them (wave2.md 1.3: LOADING/OK before the first validation, AVAILABLE, LOADING/
+reports them (src/dags/pipelinedefinitionstatus.hpp: LOADING/OK before the first validation, AVAILABLE, LOADING/
 FAILED_PRECONDITION when validation failed, END once removed from the config: never deleted),
 re-validated whenever the models they use may have changed."""
 
@@ -47,8 +47,8 @@ class PipelineSet:
                 record.state, record.error, record.valid = State.END, ErrorCode.OK, None
                 changed = True
         for config in configs:
-            record = self.records.get(config.name)
-            if record is None or record.config != config or record.state == State.END:
+            known = self.records.get(config.name)
+            if known is None or known.config != config or known.state == State.END:
                 self.records[config.name] = PipelineRecord(config)
                 changed = True
         return changed

@@ -56,10 +56,11 @@ class Registry:
                 for v in record.versions.values():
                     orders += self._retire(name, v)
         for config in configs:
-            record = self.models.get(config.name)
-            if record is None:
+            found = self.models.get(config.name)
+            if found is None:
                 self.models[config.name] = ModelRecord(config)
                 continue
+            record = found
             if record.config == config and not record.removed:
                 continue
             was_removed = record.removed

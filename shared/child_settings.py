@@ -17,6 +17,7 @@ class ChildSettings:
     run_dir: str
     supervisor_pid: int
     log_level: str = "INFO"
+    log_path: str | None = None  # --log_path: every process appends its lines to it too
     metrics_families: tuple[str, ...] = ()  # the families /metrics serves; empty: metrics off
 
     @classmethod
@@ -37,9 +38,6 @@ class ChildSettings:
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
         return cls(**data)
-
-    def python_log_level(self) -> str:
-        return "DEBUG" if self.log_level == "TRACE" else self.log_level
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""config.json: OVMS's schema (reference ovms.md section 5) and its translation into
+"""config.json: OVMS's schema (src/schema.cpp) and its translation into
 ModelConfig entries.
 
 Schema violations reject the whole file (JSON_INVALID); per-model problems (duplicate name,

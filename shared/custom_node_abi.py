@@ -1,4 +1,4 @@
-"""OVMS's custom node C interface (wave2.md 2), called through ctypes: the library's six
+"""OVMS's custom node C interface (custom_node_interface.h), called through ctypes: the library's six
 functions, its structs and precisions, and the rules OVMS applies to what a library hands back
 (names, precisions, content sizes, and ``release`` on exactly the pointers it allocated).
 
@@ -166,8 +166,8 @@ class NodeLibrary:
             t.precision = _PRECISION_OF_NUMPY.get(str(a.dtype), 0)
         outputs = POINTER(CustomNodeTensor)()
         count = c_int()
-        array, n = params.c_array()
-        if self.lib.execute(tensors, len(inputs), ctypes.byref(outputs), ctypes.byref(count), array, n, manager) != 0:
+        param_array, n = params.c_array()
+        if self.lib.execute(tensors, len(inputs), ctypes.byref(outputs), ctypes.byref(count), param_array, n, manager):
             raise OvmsError(E.NODE_LIBRARY_EXECUTION_FAILED)
         if not outputs:
             raise OvmsError(E.NODE_LIBRARY_OUTPUTS_CORRUPTED)

@@ -73,7 +73,7 @@ NOT_IMPLEMENTED = Status(500, "Functionality not implemented")
 PIPELINE_DEFINITION_NAME_MISSING = Status(404, "Pipeline with requested name is not found")
 PIPELINE_DEFINITION_NOT_LOADED_YET = Status(404, "Pipeline is not loaded yet")
 PIPELINE_DEFINITION_NOT_LOADED_ANYMORE = Status(404, "Pipeline is retired")
-# DAG pipelines: load-time validation (wave2.md 1.2; unmapped in OVMS's HTTP table: 500).
+# DAG pipelines: load-time validation (src/dags/pipelinedefinition.cpp; unmapped over HTTP: 500).
 PIPELINE_NAME_OCCUPIED = Status(500, "Pipeline has the same name as model")
 PIPELINE_NODE_NAME_DUPLICATE = Status(500, "Pipeline definition has multiple nodes with the same name")
 PIPELINE_NODE_REFERING_TO_MISSING_MODEL = Status(500, "Pipeline definition has reference to missing model")
@@ -113,7 +113,7 @@ PIPELINE_INPUTS_AMBIGUOUS_METADATA = Status(
 FORBIDDEN_MODEL_DYNAMIC_PARAMETER = Status(500, "Value of provided parameter is forbidden")
 PIPELINE_STRING_DEMUILTIPLICATION_UNSUPPORTED = Status(500, "Demultiplication is not supported for string precision")
 PIPELINE_DEMULTIPLEXER_NO_RESULTS = Status(204, "Pipeline execution aborted due to no content from custom node")
-# Custom nodes (wave2.md 2; unmapped: 500 over REST, UNKNOWN over gRPC)
+# Custom nodes (src/custom_node_interface.h; unmapped: 500 over REST, UNKNOWN over gRPC)
 PIPELINE_DEFINITION_INVALID_NODE_LIBRARY = Status(500, "Pipeline refers to incorrect library")
 NODE_LIBRARY_INITIALIZE_FAILED = Status(500, "Failure during custom node library initialization")
 NODE_LIBRARY_LOAD_FAILED_OPEN = Status(500, "Custom node library failed to open")
@@ -127,7 +127,7 @@ NODE_LIBRARY_INVALID_SHAPE = Status(500, "Custom node has produced tensor with n
 NODE_LIBRARY_INVALID_CONTENT_SIZE = Status(500, "Custom node output has invalid content size")
 NODE_LIBRARY_METADATA_FAILED = Status(500, "Custom node failed on metadata call")
 NODE_LIBRARY_OUTPUT_MISSING_NAME = Status(500, "Custom node output is missing name")
-# Binary (encoded image) inputs (wave2.md 6).
+# Binary (encoded image) inputs (src/tensor_conversion.hpp).
 IMAGE_PARSING_FAILED = Status(500, "Image parsing failed")
 UNSUPPORTED_LAYOUT = Status(400, "Received binary image input but resource not configured to accept NHWC layout")
 INVALID_NO_OF_CHANNELS = Status(400, "Invalid number of channels in binary input")
@@ -186,7 +186,7 @@ MODEL_VERSION_INVALID_FORMAT = Status(400, "invalid model version format in requ
 BY_NAME: dict[str, Status] = {k: v for k, v in globals().items() if isinstance(v, Status)}
 NAME_OF: dict[Status, str] = {v: k for k, v in BY_NAME.items()}
 
-# gRPC code of each status, as OVMS's grpc_utils.cpp maps them (wave2.md 3.2): any status not
+# gRPC code of each status, as OVMS's src/grpc_utils.cpp maps them: any status not
 # listed reaches a gRPC client as UNKNOWN "Unknown error" (OVMS drops the real text). The last
 # group is ovserve's own conditions.
 _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {

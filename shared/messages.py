@@ -94,7 +94,7 @@ class Chain:
                 ChainStep(model, version, instance, [tuple(i) for i in inputs])
                 for model, version, instance, inputs in steps
             ],
-            [tuple(r) for r in returns],  # type: ignore[misc]
+            [tuple(r) for r in returns],
         )
 
 

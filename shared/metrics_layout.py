@@ -1,5 +1,5 @@
 """The one definition of ovserve's metrics: OVMS's families (names, types, HELP texts, labels,
-buckets; reference wave2.md 4, ovms.md 8), which of them are on by default, and where each value
+buckets; src/metrics/, docs/metrics.md), which of them are on by default, and where each value
 lives in a servable's block of 64-bit cells.
 
 Every process that counts (HTTP fronts, gRPC fronts, workers) writes its own cells

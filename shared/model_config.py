@@ -148,9 +148,7 @@ class ModelConfig:
                 "all": [list(d) for d in self.shape.all_inputs] if self.shape.all_inputs is not None else None,
                 "per_input": {k: [list(d) for d in v] for k, v in self.shape.per_input},
             }
-        batch = self.batch_size
-        if isinstance(batch, tuple):
-            batch = list(batch)
+        batch = list(self.batch_size) if isinstance(self.batch_size, tuple) else self.batch_size
         return {
             "batch_size": batch,
             "shape": shape,

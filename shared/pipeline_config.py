@@ -1,4 +1,4 @@
-"""``pipeline_config_list`` of config.json: OVMS's JSON schema for DAG pipelines (wave2.md 1.1)
+"""``pipeline_config_list`` of config.json: OVMS's JSON schema for DAG pipelines (src/schema.cpp)
 and the typed pipeline definitions built from it (one builder: ``parse_pipelines``).
 
 The pseudo-nodes ``request`` and ``response`` are implicit: a node input names ``request`` for

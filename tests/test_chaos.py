@@ -36,6 +36,8 @@ from tritonclient.grpc import service_pb2_grpc as kpb_grpc
 from tests import modelgen
 from tests.server_util import Server, write_json
 
+pytestmark = pytest.mark.slow
+
 SECONDS = float(os.environ.get("OVSERVE_CHAOS_SECONDS", "180"))
 DEADLINE = 5.0  # --request_timeout_seconds
 LATE = DEADLINE + 3.0  # an answer later than this is a hang
@@ -257,6 +259,7 @@ def snapshot(chaos: Chaos) -> dict[str, tuple[int, int]]:
     return out
 
 
+@pytest.mark.timeout(900)
 def test_chaos_soak(tmp_path_factory: pytest.TempPathFactory) -> None:
     repo = str(tmp_path_factory.mktemp("chaos"))
     modelgen.dummy(os.path.join(repo, "m"), version=1, add=1.0)

@@ -8,10 +8,12 @@ from ovserve.settings import Settings
 
 
 def test_built_from_the_server_settings_and_round_trip() -> None:
-    server = Settings(rest_port=1, max_batch=8, cache_dir="/cache", max_json_depth=7, log_level="TRACE")
+    server = Settings(
+        rest_port=1, max_batch=8, cache_dir="/cache", max_json_depth=7, log_level="TRACE", log_path="/l.log"
+    )
     worker = WorkerSettings.build(server, index=2, cpus=(0, 1), run_dir="/run", supervisor_pid=9)
     assert (worker.max_batch, worker.cache_dir, worker.cpus, worker.log_level) == (8, "/cache", (0, 1), "TRACE")
-    assert worker.python_log_level() == "DEBUG"
+    assert worker.log_path == "/l.log"
     front = FrontSettings.build(
         server, index=0, listen_fds=(5, 6), single_model=False, run_dir="/run", supervisor_pid=9
     )

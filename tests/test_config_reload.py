@@ -231,6 +231,7 @@ def test_polling_picks_up_new_versions(tmp_path: Path) -> None:
         assert status(s)["m"] == [("1", "END", "OK"), ("2", "AVAILABLE", "OK")]
 
 
+@pytest.mark.slow
 def test_no_dropped_requests_during_reloads(tmp_path: Path) -> None:
     """Clients keep predicting on model a, and on a pipeline of two nodes of a, while versions
     come and go, model b is added and removed, and a broken config is written and fixed. Every

@@ -200,6 +200,7 @@ def _private_shm_works() -> bool:
     return os.geteuid() == 0 and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 def test_full_dev_shm(tmp_path: str) -> None:
     """A private 96 MiB /dev/shm (a mount namespace) filled up while serving: a request whose
     tensors need new shared memory gets a 503; the front does not die of SIGBUS; freed, it works."""

@@ -92,6 +92,7 @@ def test_worker_killed_under_load(server_1w: Server) -> None:
     print(f"worker kill: {len(results)} in flight, {len(failed)} got 503, recovered in {recovered:.2f}s")
 
 
+@pytest.mark.slow
 def test_worker_crash_loop_backs_off_then_reports(slow_model: str, tmp_path: Path) -> None:
     s = start(slow_model, tmp_path, "--worker_processes", "1", "--front_processes", "1")
     try:

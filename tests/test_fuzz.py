@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from tests.server_util import Server
 
+pytestmark = pytest.mark.slow
+
 VALID = json.dumps({"instances": [[float(i) for i in range(10)]]}).encode()
 EXPECTED = {"predictions": [[float(i) + 1 for i in range(10)]]}
 DOCUMENTED_5XX = {

@@ -19,6 +19,8 @@ from tests import modelgen
 from tests.debian_tools import debian_tool
 from tests.server_util import ROOT, Server, free_port, wait_ok
 
+pytestmark = pytest.mark.slow
+
 CLIENTS = 8
 BODY = {"instances": [[1.0] * 10]}
 

@@ -113,6 +113,7 @@ def wait_fds(server: Server, baseline: list[int], timeout: float = 15.0) -> list
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_large_bodies_bounded_intake(hostile: Server) -> None:
     row = b"[" + b",".join([b"0.5"] * 10) + b"]"
     body = b'{"instances": [' + b",".join([row] * LARGE_ROWS) + b"]}"

@@ -13,6 +13,8 @@ import pytest
 
 from tests.server_util import ROOT, free_port, wait_ok
 
+pytestmark = pytest.mark.slow
+
 TAG = "localhost/ovserve-test:latest"
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not (shutil.which("buildah") and shutil.which("mmdebstrap")),

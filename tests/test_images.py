@@ -1,4 +1,4 @@
-"""Encoded images as OVMS takes them (wave2.md 6): TFS REST ``b64`` (row and column), KServe
+"""Encoded images as OVMS takes them (docs/binary_input.md): TFS REST ``b64`` (row and column), KServe
 BYTES over the binary extension and gRPC, TFS gRPC ``string_val``; decoded unchanged (BGR,
 grayscale, 16-bit), converted by value, resized only with an NHWC layout; and every bad image
 answered with OVMS's code and text while the server goes on serving."""

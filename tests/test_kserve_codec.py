@@ -102,7 +102,7 @@ def test_structure_errors() -> None:
     assert err(b"") == "412 The file is not valid json - Error: The document is empty. Offset: 0"
     assert (
         err(b'{"inputs": notValid}') == "412 The file is not valid json - Error: Invalid value. Offset: 12"
-    )  # as wave2.md 5.1
+    )  # as src/rest_parser.cpp
 
 
 def test_outputs_and_parameters() -> None:

@@ -1,4 +1,4 @@
-"""ovserve under KServe ModelMesh's OVMS adapter contract (wave2.md 7.1): this test plays the
+"""ovserve under KServe ModelMesh's OVMS adapter contract (model-mesh-ovms-adapter): this test plays the
 adapter's part. It writes ``model_config_list.json`` (compact, names in any order, only name and
 base path), lays models out as symlinked version folders, sends an empty ``POST
 /v1/config/reload``, reads the answer as the adapter does (a status map for 200/201, else a JSON

@@ -10,9 +10,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.server_util import ROOT, free_port, wait_ok
 
 
+@pytest.mark.slow
 def test_wheel_installs_one_namespace_and_serves(tmp_path: Path) -> None:
     dist, source = tmp_path / "dist", tmp_path / "source"
     listed = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
@@ -59,3 +62,27 @@ def test_wheel_installs_one_namespace_and_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_checkout_maps_only_the_role_folders(tmp_path: Path) -> None:
+    """From a checkout (no install, no site-packages), ``ovserve.frontend|workers|shared`` are the folders beside
+    ``ovserve/``; the checkout's other folders (tests, bench) are not part of the package."""
+    code = (
+        "import importlib, ovserve.shared.errors, ovserve.frontend, ovserve.workers\n"
+        "print(ovserve.shared.errors.__file__)\n"
+        "for name in ('ovserve.tests', 'ovserve.bench', 'ovserve.deploy'):\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "        print('importable', name)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {ROOT!r})\n{code}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [str(Path(ROOT) / "shared" / "errors.py")], run.stdout

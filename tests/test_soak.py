@@ -13,8 +13,11 @@ import threading
 import time
 
 import psutil
+import pytest
 
 from tests.server_util import Server
+
+pytestmark = pytest.mark.slow
 
 REQUESTS = int(os.environ.get("OVSERVE_SOAK_REQUESTS", "100000"))
 THREADS = 8

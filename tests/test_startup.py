@@ -41,10 +41,10 @@ def test_single_model_that_cannot_load_stops_the_start(tmp_path: Path, case: str
         (path / "1" / "model.xml").write_text("<net")
         (path / "1" / "model.bin").write_bytes(b"")
     r = start(["--model_name", "m", "--model_path", str(path)])
-    assert r.returncode == 1, r.stderr
-    stops = [line for line in r.stderr.splitlines() if "cannot start" in line]
-    assert len(stops) == 1 and f"model m cannot be served: {problem.format(path=path)}" in stops[0], r.stderr
-    assert "serving REST" not in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr
+    stops = [line for line in r.stdout.splitlines() if "cannot start" in line]  # logged, on stdout as OVMS
+    assert len(stops) == 1 and f"model m cannot be served: {problem.format(path=path)}" in stops[0], r.stdout
+    assert "serving REST" not in r.stdout and "Traceback" not in r.stdout + r.stderr
 
 
 def test_repository_problems_are_logged_once_per_change(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def post(s: Server, path: str, body: object) -> requests.Response:
 
 def test_tfs_rest_strings_byte_exact(server: Server) -> None:
     r = post(server, "/v1/models/text:predict", {"instances": ["Hello", "World"]})
-    assert r.status_code == 200 and r.text == '{\n    "predictions": ["Hello", "World"\n    ]\n}'  # ovms.md 1.8
+    assert r.status_code == 200 and r.text == '{\n    "predictions": ["Hello", "World"\n    ]\n}'  # json_tensor.cc
     r = post(server, "/v1/models/text:predict", {"inputs": {"text": ["Hello"]}})
     assert r.status_code == 200 and r.text == '{\n    "outputs": [\n        "Hello"\n    ]\n}'
     r = post(server, "/v1/models/text:predict", {"instances": [{"b64": "AAEC"}, "z\u00e9"]})

@@ -26,6 +26,7 @@ from ovserve.shared.errors import (
     OV_INTERNAL_INFERENCE_ERROR,
 )
 from ovserve.shared.lifetime import die_with_parent
+from ovserve.shared.logsetup import setup_logging
 from ovserve.shared.messages import CANCELLED, ChainStep, InferRequest, InferResult
 from ovserve.shared.shm import Segment
 from ovserve.workers.batcher import Job, Stats, batch_delay, group, merged_inputs, split_outputs
@@ -300,8 +301,5 @@ def main(argv: list[str] | None = None) -> int:
     settings = WorkerSettings.from_arg(a.settings)
     die_with_parent(settings.supervisor_pid)
     os.sched_setaffinity(0, set(settings.cpus))  # before openvino starts its threads
-    logging.basicConfig(
-        level=getattr(logging, settings.python_log_level(), logging.INFO),
-        format=f"[%(asctime)s][worker {settings.index}][%(levelname)s] %(message)s",
-    )
+    setup_logging(f"worker{settings.index}", settings.log_level, settings.log_path)
     return Worker(settings, a.generation).run()

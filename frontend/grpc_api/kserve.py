@@ -1,20 +1,23 @@
-"""``inference.GRPCInferenceService`` on the data plane, as OVMS 2026.2 serves it (wave2.md 3.1,
-3.3): inputs from ``raw_input_contents`` (matched by index) or the typed ``contents`` field of
-their datatype, outputs always in ``raw_output_contents``, every model output returned."""
+"""``inference.GRPCInferenceService`` on the data plane, as OVMS 2026.2 serves it
+(src/kfs_frontend/, docs/model_server_grpc_api_kfs.md): inputs from ``raw_input_contents``
+(matched by index) or the typed ``contents`` field of their datatype, outputs always in
+``raw_output_contents``, every model output returned."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import grpc
 import numpy as np
-from ovserve.frontend.dataplane import DataPlane
-from ovserve.frontend.grpc_api.errors import answers_errors, counted
+from ovserve.frontend.dataplane import DataPlane, DecodedTensors
 from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
 from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from ovserve.frontend.kserve_model import described, infer_target, is_ready, precheck, raw_contents, versions_listed
+from ovserve.frontend.grpc_api.served import served
+from ovserve.frontend.kserve_model import described, is_ready, precheck, raw_contents, versions_listed
 from ovserve.frontend.kserve_rest.request import length_prefixed
 from ovserve.frontend.kserve_rest.response import SERVER_NAME, SERVER_VERSION
+from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.validation import KSERVE, Declared
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
@@ -54,9 +57,7 @@ def parse_version(text: str) -> int:
     return number if number else -1
 
 
-def decode_inputs(
-    request: pb.ModelInferRequest, signature: Signature
-) -> tuple[dict[str, np.ndarray], dict[str, Declared]]:
+def decode_inputs(request: pb.ModelInferRequest, signature: Signature) -> DecodedTensors:
     """Flat arrays and their declared shapes; sizes are checked by ``validation`` later."""
     raw = request.raw_input_contents
     if raw:
@@ -92,7 +93,8 @@ def decode_inputs(
             values: Any = getattr(item.contents, field) if field else ()
             inputs[item.name] = _typed(values, dtype)
             declared[item.name] = Declared(shape)
-    return inputs, declared
+    precheck(len(request.inputs), inputs, signature)
+    return DecodedTensors(inputs, declared)
 
 
 def _typed(values: Any, dtype: np.dtype) -> np.ndarray:
@@ -102,39 +104,35 @@ def _typed(values: Any, dtype: np.dtype) -> np.ndarray:
         return np.array(values, dtype=np.float64 if dtype.kind == "f" else None).astype(dtype)
 
 
-def _named(request: Any) -> tuple[str, int]:
-    return request.name, parse_version(request.version)
-
-
-def _infer_named(request: Any) -> tuple[str, int]:
-    return request.model_name, parse_version(request.model_version)
-
-
 class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, dataplane: DataPlane) -> None:
         self.dp = dataplane
 
-    @answers_errors
-    async def ServerLive(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerLiveResponse:
+    @served()
+    async def ServerLive(self, call: Call, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
 
-    @answers_errors
-    async def ServerReady(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerReadyResponse:
+    @served()
+    async def ServerReady(self, call: Call, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerReadyResponse:
         return pb.ServerReadyResponse(ready=self.dp.ready)
 
-    @answers_errors
-    async def ServerMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ServerMetadataResponse:
+    @served()
+    async def ServerMetadata(
+        self, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> pb.ServerMetadataResponse:
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
 
-    @answers_errors
-    @counted("KServe", "ModelReady", _named)
-    async def ModelReady(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelReadyResponse:
-        return pb.ModelReadyResponse(ready=is_ready(self.dp, request.name, parse_version(request.version)))
+    @served("KServe", "ModelReady")
+    async def ModelReady(self, call: Call, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelReadyResponse:
+        call.name, call.version = request.name, parse_version(request.version)
+        return pb.ModelReadyResponse(ready=is_ready(self.dp, call.name, call.version))
 
-    @answers_errors
-    @counted("KServe", "ModelMetadata", _named)
-    async def ModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelMetadataResponse:
-        entry = described(self.dp, request.name, parse_version(request.version))
+    @served("KServe", "ModelMetadata")
+    async def ModelMetadata(
+        self, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> pb.ModelMetadataResponse:
+        call.name, call.version = request.name, parse_version(request.version)
+        entry = described(self.dp, call.name, call.version)
         assert entry.signature is not None
         response = pb.ModelMetadataResponse(
             name=request.name,
@@ -147,15 +145,11 @@ class KServeGrpc(pb_grpc.GRPCInferenceServiceServicer):
                 out.add(name=spec.name, datatype=kserve_datatype(spec.element_type), shape=shape)
         return response
 
-    @answers_errors
-    @counted("KServe", "ModelInfer", _infer_named)
-    async def ModelInfer(self, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelInferResponse:
-        version = parse_version(request.model_version)
-        entry = await infer_target(self.dp, request.model_name, version)
-        assert entry.signature is not None
-        inputs, declared = decode_inputs(request, entry.signature)
-        precheck(len(request.inputs), inputs, entry.signature)
-        outcome = await self.dp.infer(request.model_name, version, entry, inputs, declared, dialect=KSERVE)
+    @served("KServe", "ModelInfer")
+    async def ModelInfer(self, call: Call, request: Any, context: grpc.aio.ServicerContext) -> pb.ModelInferResponse:
+        call.name, call.version = request.model_name, parse_version(request.model_version)
+        decode = functools.partial(decode_inputs, request)
+        _, outcome = await self.dp.infer_call(call, decode, KSERVE, E.MEDIAPIPE_DEFINITION_NAME_MISSING)
         response = pb.ModelInferResponse(
             model_name=request.model_name, model_version=str(outcome.version), id=request.id
         )

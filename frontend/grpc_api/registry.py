@@ -18,7 +18,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
-from ovserve.frontend.grpc_api.errors import abort
+from ovserve.frontend.grpc_api.served import abort
 from ovserve.frontend.http_guard import Intake
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError

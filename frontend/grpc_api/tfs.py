@@ -1,4 +1,4 @@
-"""TF Serving's gRPC services on the data plane, as OVMS 2026.2 serves them (wave2.md 3.1, 3.3):
+"""TF Serving's gRPC services on the data plane, as OVMS 2026.2 serves them (src/prediction_service.cpp):
 ``PredictionService`` Predict and GetModelMetadata, ``ModelService`` GetModelStatus and
 HandleReloadConfigRequest (answered OK and ignored: the server reloads by itself, as OVMS).
 
@@ -9,16 +9,18 @@ OVMS ignores them: such a request fails the content-size check), ``half_val`` fo
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 import grpc
 import numpy as np
-from ovserve.frontend.dataplane import DataPlane
-from ovserve.frontend.grpc_api.errors import answers_errors, counted
+from ovserve.frontend.dataplane import DataPlane, DecodedTensors
 from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as pb
 from ovserve.frontend.grpc_api.proto import tf_serving_pb2_grpc as pb_grpc
 from ovserve.frontend.grpc_api.proto import tf_tensor_pb2 as tf
+from ovserve.frontend.grpc_api.served import served
+from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.validation import Declared
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
@@ -74,6 +76,15 @@ def decode_input(name: str, proto: tf.TensorProto, spec: TensorSpec | None) -> t
     return np.frombuffer(content, dtype=dtype, count=usable // dtype.itemsize), Declared(shape, len(content))
 
 
+def decode_predict(request: Any, signature: Signature) -> DecodedTensors:
+    specs = {t.name: t for t in signature.inputs}
+    inputs: dict[str, np.ndarray] = {}
+    declared: dict[str, Declared] = {}
+    for name, proto in request.inputs.items():
+        inputs[name], declared[name] = decode_input(name, proto, specs.get(name))
+    return DecodedTensors(inputs, declared)
+
+
 def encode_output(array: np.ndarray) -> tf.TensorProto:
     shape = tf.TensorShapeProto(dim=[tf.TensorShapeProto.Dim(size=d) for d in array.shape])
     if array.dtype == object:  # a STRING output: string_val, as OVMS
@@ -103,29 +114,19 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
     def __init__(self, dataplane: DataPlane) -> None:
         self.dp = dataplane
 
-    @answers_errors
-    @counted("TensorFlowServing", "Predict", _spec_version)
-    async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
-        name, version = _spec_version(request)
-        try:
-            entry = await self.dp.wait_available(name, version)
-        except OvmsError as exc:
-            if exc.status is E.MODEL_NAME_MISSING:  # OVMS looks for a pipeline last (wave2.md 1.6)
-                raise OvmsError(E.PIPELINE_DEFINITION_NAME_MISSING) from None
-            raise
-        assert entry.signature is not None
-        specs = {t.name: t for t in entry.signature.inputs}
-        inputs: dict[str, np.ndarray] = {}
-        declared: dict[str, Declared] = {}
-        for input_name, proto in request.inputs.items():
-            inputs[input_name], declared[input_name] = decode_input(input_name, proto, specs.get(input_name))
-        outcome = await self.dp.infer(name, version, entry, inputs, declared)
+    @served("TensorFlowServing", "Predict")
+    async def Predict(self, call: Call, request: Any, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
+        call.name, call.version = _spec_version(request)
+        # an unknown name: OVMS looks for a pipeline last (src/prediction_service.cpp)
+        unknown = E.PIPELINE_DEFINITION_NAME_MISSING
+        _, outcome = await self.dp.infer_call(call, functools.partial(decode_predict, request), unknown=unknown)
         return pb.PredictResponse(outputs={n: encode_output(a) for n, a in outcome.outputs})
 
-    @answers_errors
-    @counted("TensorFlowServing", "GetModelMetadata", _spec_version)
-    async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelMetadataResponse:
-        name, version = _spec_version(request)
+    @served("TensorFlowServing", "GetModelMetadata")
+    async def GetModelMetadata(
+        self, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> pb.GetModelMetadataResponse:
+        call.name, call.version = name, version = _spec_version(request)
         if list(request.metadata_field) != ["signature_def"]:
             raise OvmsError(E.INVALID_SIGNATURE_DEF)
         entry = self.dp.available(name, version)
@@ -141,19 +142,20 @@ class ModelService(pb_grpc.ModelServiceServicer):
     def __init__(self, dataplane: DataPlane) -> None:
         self.dp = dataplane
 
-    @answers_errors
-    @counted("TensorFlowServing", "GetModelStatus", _spec_version)
-    async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> pb.GetModelStatusResponse:
-        name, version = _spec_version(request)
+    @served("TensorFlowServing", "GetModelStatus")
+    async def GetModelStatus(
+        self, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> pb.GetModelStatusResponse:
+        call.name, call.version = name, version = _spec_version(request)
         response = pb.GetModelStatusResponse()
         for v, state, code in self.dp.table.status(name, version):
-            status = pb.StatusProto(error_code=int(code), error_message=code.name)
+            status = pb.StatusProto(error_code=code.name, error_message=code.name)
             response.model_version_status.add(version=v, state=int(state), status=status)
         return response
 
-    @answers_errors
+    @served()
     async def HandleReloadConfigRequest(
-        self, request: Any, context: grpc.aio.ServicerContext
+        self, call: Call, request: Any, context: grpc.aio.ServicerContext
     ) -> pb.ReloadConfigResponse:
         log.info(
             "Requested HandleReloadConfigRequest - but this service is reloading config automatically by itself, "

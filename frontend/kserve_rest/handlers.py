@@ -1,13 +1,14 @@
 """KServe v2 REST endpoints on the data plane: health, server and model metadata, model ready,
-infer (JSON and the binary extension), with OVMS's codes and texts (ovms.md 3, wave2.md 5)."""
+infer (JSON and the binary extension), with OVMS's codes and texts (docs/model_server_rest_api_kfs.md)."""
 
 from __future__ import annotations
 
 from ovserve.frontend.dataplane import DataPlane
 from ovserve.frontend.http_reply import Endpoint, Headers, Reply
-from ovserve.frontend.kserve_model import described, infer_target, precheck, versions_listed
+from ovserve.frontend.kserve_model import described, versions_listed
 from ovserve.frontend.kserve_rest import response
 from ovserve.frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
+from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.routing import Route
 from ovserve.frontend.validation import KSERVE
 from ovserve.shared import errors as E
@@ -31,18 +32,18 @@ class KServeRest:
             "kfs_infer": self.infer,
         }
 
-    async def live(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def live(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         return Reply(200, b"")
 
-    async def ready(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def ready(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         if not self.dp.ready:
             raise OvmsError(E.SERVER_NOT_READY)
         return Reply(200, b"")
 
-    async def server_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def server_metadata(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         return Reply(200, response.server_metadata())
 
-    async def model_ready(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def model_ready(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         try:
             described(self.dp, r.model, r.version)
         except OvmsError as exc:
@@ -51,17 +52,14 @@ class KServeRest:
             raise
         return Reply(200, b"")
 
-    async def model_metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def model_metadata(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         entry = described(self.dp, r.model, r.version)
         assert entry.signature is not None
         return Reply(200, response.model_metadata(r.model, versions_listed(self.dp, r.model, entry), entry.signature))
 
-    async def infer(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def infer(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         request = parse_infer(body, header_length(headers), self.max_json_depth)  # before the model
-        entry = await infer_target(self.dp, r.model, r.version)
-        assert entry.signature is not None
-        precheck(request.count, request.inputs, entry.signature)
-        outcome = await self.dp.infer(r.model, r.version, entry, request.inputs, request.declared, dialect=KSERVE)
+        _, outcome = await self.dp.infer_call(call, request.checked, KSERVE, E.MEDIAPIPE_DEFINITION_NAME_MISSING)
         text, tails = response.encode_infer(
             r.model, outcome.version, request.id, outcome.outputs, _binary_outputs(request)
         )

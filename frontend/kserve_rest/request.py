@@ -1,5 +1,5 @@
 """KServe v2 infer body -> flat numpy arrays with their declared shapes, with OVMS's parsing
-rules, order and texts (ovms.md 3.3, wave2.md 5.1-5.2), JSON ``data`` and the binary extension.
+rules, order and texts (src/rest_parser.cpp), JSON ``data`` and the binary extension.
 
 The JSON part is parsed before the model is looked up, as OVMS does; shapes and value counts are
 checked later against the model (``validation``). Binary inputs are numpy views of the request
@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 from ovserve.frontend.http_reply import Headers
 from ovserve.frontend.json_body import load_json, scan
+from ovserve.frontend.kserve_model import precheck
 from ovserve.frontend.validation import Declared
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
-from ovserve.shared.signature import KSERVE_NUMPY
+from ovserve.shared.signature import KSERVE_NUMPY, Signature
 
 HEADER_LENGTH = "inference-header-content-length"
 INT32_MAX = 2**31 - 1
@@ -44,6 +45,11 @@ class InferRequestV2:
     count: int = 0  # inputs listed (a repeated name counts twice, as in OVMS)
     binary_output: bool = False  # request-level ``binary_data_output``
     outputs: list[RequestedOutput] = field(default_factory=list)
+
+    def checked(self, signature: Signature) -> InferRequestV2:
+        """Itself, once the checks before validation passed (``kserve_model.precheck``)."""
+        precheck(self.count, self.inputs, signature)
+        return self
 
 
 def header_length(headers: Headers) -> int | None:

@@ -1,4 +1,4 @@
-"""Outputs -> KServe v2 bodies as OVMS writes them (ovms.md 3.2, 3.4): infer responses with
+"""Outputs -> KServe v2 bodies as OVMS writes them (src/rest_utils.cpp): infer responses with
 rapidjson's PrettyWriter (4-space indent, single-line arrays) and its number texts, binary
 outputs appended after the JSON; metadata and server metadata compact.
 

@@ -91,7 +91,7 @@ def _decode(
     # (spec, [one JSON array per instance]); unnamed and column values are a single "instance"
     parts: list[tuple[TensorSpec, list[Any]]] = []
     named_rows = False
-    if type(value) is simdjson.Array and len(value) and type(value[0]) is simdjson.Object:
+    if type(value) is simdjson.Array and len(value) and isinstance(value[0], simdjson.Object):
         if not row:
             return None
         names: list[str] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ovserve.frontend.dataplane import DataPlane
 from ovserve.frontend.http_reply import Endpoint, Headers, Reply
+from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.routing import Route
 from ovserve.frontend.tfs_rest import layouts
 from ovserve.frontend.tfs_rest.request import parse_predict
@@ -25,25 +26,23 @@ class TfsRest:
             "config_reload": self.config_reload,
         }
 
-    async def predict(self, r: Route, headers: Headers, body: bytes) -> Reply:
-        entry = await self.dp.wait_available(r.model, r.version)
-        assert entry.signature is not None
-        request = parse_predict(body, entry.signature.inputs, self.max_json_depth)
-        outcome = await self.dp.infer(r.model, r.version, entry, request.inputs)
+    async def predict(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
+        depth = self.max_json_depth
+        request, outcome = await self.dp.infer_call(call, lambda s: parse_predict(body, s.inputs, depth))
         return Reply(200, encode_predict(outcome.outputs, request.row))
 
-    async def status(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def status(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         return Reply(200, layouts.model_status(self.dp.table.status(r.model, r.version)).encode())
 
-    async def metadata(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def metadata(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         entry = self.dp.available(r.model, r.version)
         assert entry.signature is not None
         return Reply(200, layouts.model_metadata(r.model, entry.version, entry.signature).encode())
 
-    async def config_status(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def config_status(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         return Reply(200, layouts.config_status(self.dp.table.all_status()).encode())
 
-    async def config_reload(self, r: Route, headers: Headers, body: bytes) -> Reply:
+    async def config_reload(self, call: Call, r: Route, headers: Headers, body: bytes) -> Reply:
         http, error = await self.dp.reload_config()
         if error is not None:
             return Reply(http, layouts.config_error_body(error))

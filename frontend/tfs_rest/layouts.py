@@ -1,7 +1,7 @@
 """Byte-exact JSON layouts of the status, metadata and config endpoints.
 
 OVMS prints these protobuf messages with ``add_whitespace`` (1-space indent, ``": "``, a trailing
-newline); the config map is assembled by hand around them (reference ovms.md 1.3, 1.4, 2).
+newline); the config map is assembled by hand around them (src/rest_utils.cpp).
 """
 
 from __future__ import annotations

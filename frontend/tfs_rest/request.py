@@ -1,5 +1,5 @@
 """TFS predict body -> numpy arrays, with OVMS's parsing rules and error texts
-(reference ovms.md 1.6); the body's scan, depth limit and 412s are ``frontend.json_body``'s.
+(src/rest_parser.cpp); the body's scan, depth limit and 412s are ``frontend.json_body``'s.
 
 Hot path: orjson parses, then each tensor goes through one ``np.array`` call and one cast.
 The strict per-element walk runs only when the body contains ``true``, ``false`` or ``null``
@@ -27,6 +27,7 @@ _UNTYPED_FLOAT = np.dtype(np.float32)
 class PredictRequest:
     row: bool  # "instances" (row) or "inputs" (column)
     inputs: dict[str, np.ndarray]
+    declared: None = None  # the arrays' shapes are the request's
 
 
 def _is_b64(value: Any) -> bool:
@@ -106,7 +107,7 @@ def _has_text(value: Any, *, b64_only: bool) -> bool:
 
 def _binary_items(value: Any, spec: TensorSpec | None, err: Status) -> np.ndarray:
     """``{"b64": ...}`` objects (any known input) or JSON strings (U8 and STRING inputs): a
-    DT_STRING tensor ``[N]`` of bytes, whatever the model's shape (ovms.md 1.6)."""
+    DT_STRING tensor ``[N]`` of bytes, whatever the model's shape (rest_parser.cpp)."""
     if spec is None:
         raise OvmsError(err)  # strings of an input the model does not have cannot be typed
     strings = spec.element_type in ("u8", "string")

@@ -1,4 +1,4 @@
-"""Outputs -> TFS predict JSON, byte-exact with OVMS (TF Serving's writer, ovms.md 1.8).
+"""Outputs -> TFS predict JSON, byte-exact with OVMS (TF Serving's json_tensor.cc).
 
 Tokens come from ``json_numbers`` (whole arrays, TF Serving's float rule) and nesting from ``json_nesting``;
 this module only knows the two envelopes: row (``predictions``, one single-line item per instance) and
