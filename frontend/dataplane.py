@@ -19,13 +19,13 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 from ovserve.frontend.binary_inputs import BinaryInputs, strings_2d_out
-from ovserve.frontend.custom_nodes import CustomNodes
 from ovserve.frontend.dispatch import Dispatcher
 from ovserve.frontend.lifecycle import Call, Lifecycle
 from ovserve.frontend.metrics import FrontMetrics
-from ovserve.frontend.pipeline_fuse import Fused, fuse
-from ovserve.frontend.pipeline_plan import PlanNode
-from ovserve.frontend.pipeline_run import run_pipeline, split_passthrough
+from ovserve.frontend.pipeline.custom_nodes import CustomNodes
+from ovserve.frontend.pipeline.fuse import Fused, fuse
+from ovserve.frontend.pipeline.plan import PlanNode
+from ovserve.frontend.pipeline.run import run_pipeline, split_passthrough
 from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
 from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 from ovserve.frontend import arena_tensors
-from ovserve.frontend.pipeline_fuse import Fused
+from ovserve.frontend.pipeline.fuse import Fused
 from ovserve.frontend.table import VersionEntry
 from ovserve.frontend.worker_links import WorkerLinks
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.messages import CANCELLED, LIVE, InferRequest, InferResult
+from ovserve.shared.options import default
 from ovserve.shared.shm import ALIGN, Allocator, Segment, aligned
 from ovserve.shared.signature import TensorSpec
 from ovserve.shared.wording import count
@@ -48,7 +49,9 @@ class _Pending:
 
 
 class Dispatcher:
-    def __init__(self, arena: Segment, run_dir: str, timeout_s: float, max_inflight: int = 512) -> None:
+    def __init__(
+        self, arena: Segment, run_dir: str, timeout_s: float, max_inflight: int = default("max_queue_per_worker")
+    ) -> None:
         self.max_inflight = max_inflight
         self.arena = arena
         self.alloc = Allocator(arena.size)

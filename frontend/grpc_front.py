@@ -8,13 +8,13 @@ import asyncio
 from typing import Any
 
 import grpc
-from ovserve.frontend import process
-from ovserve.frontend.grpc_api.kserve import KServeGrpc
+from ovserve.frontend import front_process as process
 from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as kserve_pb
 from ovserve.frontend.grpc_api.proto import tf_serving_pb2 as tfs_pb
 from ovserve.frontend.grpc_api.registry import register
-from ovserve.frontend.grpc_api.tfs import ModelService, PredictionService
-from ovserve.frontend.http_guard import Intake
+from ovserve.frontend.intake import Intake
+from ovserve.frontend.kserve.grpc_service import KServeGrpc
+from ovserve.frontend.tfs.grpc_service import ModelService, PredictionService
 from ovserve.shared import errors as E
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)

@@ -1,5 +1,5 @@
-"""The HTTP front: the REST port (``frontend.rest``) on the listening sockets inherited from the
-supervisor, one ``http_connection.HttpConnection`` per client, on the front-process base.
+"""The HTTP front: the REST port (``frontend.http.rest_port``) on the listening sockets inherited from the
+supervisor, one ``http.connection.HttpConnection`` per client, on the front-process base.
 
 The front's one timer is the sweep over its connections (read deadlines, idle keep-alive), not
 a timer per connection or per request."""
@@ -12,10 +12,11 @@ import logging
 import socket
 from time import monotonic
 
-from ovserve.frontend import process
-from ovserve.frontend.http_connection import HttpConnection
-from ovserve.frontend.http_guard import Intake, Limits, raise_fd_limit
-from ovserve.frontend.rest import RestApi
+from ovserve.frontend import front_process as process
+from ovserve.frontend.http.connection import HttpConnection
+from ovserve.frontend.http.guard import Limits, raise_fd_limit
+from ovserve.frontend.http.rest_port import RestApi
+from ovserve.frontend.intake import Intake
 
 log = logging.getLogger("ovserve.front")
 BACKLOG = 1024

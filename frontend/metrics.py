@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ovserve.frontend.http_reply import TEXT, Endpoint, Headers, Reply, error_body
+from ovserve.frontend.http.reply import TEXT, Endpoint, Headers, Reply, error_body
+from ovserve.frontend.http.routing import Route
 from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics_text import render
-from ovserve.frontend.routing import Route
 from ovserve.frontend.table import RoutingTable
 from ovserve.shared import errors as E
 from ovserve.shared import metrics_layout as L

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ovserve.frontend.pipeline_plan import PipelinePlan
+from ovserve.frontend.pipeline.plan import PipelinePlan
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.signature import Signature

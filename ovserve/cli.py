@@ -1,4 +1,6 @@
-"""Command line: the flags (``cli_flags``) validated with OVMS's texts into ``Settings``.
+"""Command line: the options (``shared.options``, parsed by ``cli_flags``) validated with OVMS's
+texts into ``Settings``, one job per function: the serving mode, the ports, gRPC, logging, the
+single model, the process plan.
 
 Errors are reported as OVMS reports them: the message on stderr and exit status 64 (EX_USAGE).
 """
@@ -9,11 +11,10 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple
 
 from ovserve import __version__
-from ovserve.cli_flags import MAX_NIREQ, UsageError, build_parser
+from ovserve.cli_flags import UsageError, build_parser, check_ranges
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
 from ovserve.grpc_options import parse_channel_arguments
 from ovserve.memory_plan import intake_per_front
@@ -21,19 +22,13 @@ from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
 from ovserve.shared.logsetup import LEVELS, SUPERVISOR_ROLE, setup_logging
 from ovserve.shared.metrics_layout import MetricsConfigError
-from ovserve.shared.model_config import (
-    ConfigError,
-    ModelConfig,
-    ShapeOption,
-    VersionPolicy,
-    parse_batch_size,
-    parse_layout,
-    parse_plugin_config,
-)
+from ovserve.shared.model_config import ModelConfig, OptionError, build_model_config
+from ovserve.shared.options import MIB, default
 
 EX_USAGE = 64
-T = TypeVar("T")
 log = logging.getLogger("ovserve")
+# the per-model flags of single-model mode: config.json's keys of the same names
+MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
 
 
 def default_workers(cpus: list[int]) -> int:
@@ -47,59 +42,47 @@ def default_fronts(cpus: list[int]) -> int:
     return min(16, max(2, len(cpus) // 2))
 
 
-def _flag(name: str, parse: Callable[[Any], T], value: Any) -> T:
-    """``parse(value)``, its error reported as one line naming the flag."""
-    try:
-        return parse(value)
-    except (ConfigError, ValueError) as exc:
-        text = str(exc)
-        raise UsageError(text if text.startswith(name) else f"{name}: {text}") from None
-
-
 def _model_flags_given(a: argparse.Namespace) -> bool:
-    return (
-        any(v is not None for v in (a.batch_size, a.shape, a.layout, a.model_version_policy, a.plugin_config))
-        or a.nireq != 0
-        or a.target_device != "CPU"
-    )
+    return any(getattr(a, flag) != default(flag) for flag in MODEL_FLAGS)
 
 
-def settings_from_args(argv: list[str]) -> Settings | None:
-    """Parse and validate; None means --version/--help was answered."""
-    a = build_parser().parse_args(argv)
-    if a.version:
-        print(f"ovserve {__version__} (OpenVINO Model Server REST API compatible)")
-        return None
+def check_mode(a: argparse.Namespace) -> None:
+    """Config mode or single-model mode, never both, as OVMS."""
     if a.config_path and (a.model_name or a.model_path):
         raise UsageError("Use either config_path or model_path with model_name")
     if a.config_path and _model_flags_given(a):
         raise UsageError("Model parameters in CLI are exclusive with the config file")
     if not a.config_path and not (a.model_name and a.model_path):
         raise UsageError("Use config_path or model_path with model_name")
-    for flag in ("port", "rest_port"):
-        if not 0 <= getattr(a, flag) <= 65535:
-            raise UsageError(f"{flag} number out of range from 0 to 65535")
+
+
+def check_ports(a: argparse.Namespace) -> None:
     if a.port and a.port == a.rest_port:
         raise UsageError("port and rest_port cannot have the same values")
     if not a.rest_port and not a.port:
         raise UsageError("port and rest_port cannot both be unset")
     if not a.rest_port:
         raise UsageError("rest_port setting is missing: ovserve serves the REST API only")
+
+
+class GrpcPlan(NamedTuple):
+    workers: int  # gRPC front processes; 0: no gRPC port
+    channel_arguments: list[list[Any]]
+    quota_bytes: int  # each front's share of --grpc_memory_quota
+
+
+def grpc_plan(a: argparse.Namespace, cores: int) -> GrpcPlan:
     try:
-        channel_arguments = parse_channel_arguments(a.grpc_channel_arguments, len(allowed_cpus()))
+        channel_arguments = parse_channel_arguments(a.grpc_channel_arguments, cores)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    cores = len(allowed_cpus())
     if a.port and not 1 <= a.grpc_workers <= cores:
         raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
-    if a.grpc_max_threads is not None and a.grpc_max_threads < 1:
-        raise UsageError("grpc_max_threads must be positive")
-    if a.grpc_memory_quota < 0:
-        raise UsageError("grpc_memory_quota must not be negative")
-    if a.custom_node_resources_cleaner_interval_seconds < 0:
-        raise UsageError("custom_node_resources_cleaner_interval_seconds must not be negative")
-    if a.rest_workers is not None and not 2 <= a.rest_workers <= 10000:
-        raise UsageError("rest_workers count should be from 2 to 10000")
+    quota = -(-a.grpc_memory_quota // max(1, a.grpc_workers))
+    return GrpcPlan(a.grpc_workers if a.port else 0, channel_arguments, quota)
+
+
+def check_logging(a: argparse.Namespace) -> None:
     if a.log_path:
         try:
             with open(a.log_path, "a"):
@@ -108,63 +91,22 @@ def settings_from_args(argv: list[str]) -> Settings | None:
             raise UsageError(f"log_path: cannot write {a.log_path}: {exc.strerror}") from None
     if a.log_level not in LEVELS:
         raise UsageError("log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR")
-    if a.file_system_poll_wait_seconds < 0:
-        raise UsageError("file_system_poll_wait_seconds should be a non-negative number")
-    if a.nireq < 0 or a.nireq > MAX_NIREQ:
-        raise UsageError("Nireq parameter too high - Exceeded allowed nireq value")
+
+
+def single_model(a: argparse.Namespace) -> list[ModelConfig]:
+    """The model of single-model mode, built by the builder config.json's entries use."""
+    if not a.model_name:
+        return []
+    entry = {flag: getattr(a, flag) for flag in MODEL_FLAGS if getattr(a, flag) is not None}
     try:
-        metrics_families = metric_families(a.metrics_enable, a.metrics_list, a.config_path)
-    except MetricsConfigError as exc:
-        raise UsageError(str(exc)) from None
-    limits = [
-        (a.max_request_bytes >= 1, "max_request_bytes must be positive"),
-        (a.max_json_depth >= 2, "max_json_depth must be at least 2"),
-        (a.shm_arena_mb >= 1, "shm_arena_mb must be positive"),
-        (a.request_timeout_seconds > 0, "request_timeout_seconds must be positive"),
-        (a.shutdown_grace_seconds >= 0, "shutdown_grace_seconds must not be negative"),
-        (a.max_queue_per_worker >= 1, "max_queue_per_worker must be at least 1"),
-        (a.model_replicas >= 0, "model_replicas must not be negative"),
-        (a.max_batch >= 1 and a.batch_delay_us >= 0, "max_batch must be at least 1 and batch_delay_us not negative"),
-        (a.max_intake_mb >= 0, "max_intake_mb must not be negative"),
-        (a.rest_read_timeout_seconds > 0, "rest_read_timeout_seconds must be positive"),
-        (a.rest_min_upload_bytes_per_second >= 1, "rest_min_upload_bytes_per_second must be positive"),
-        (a.rest_keepalive_timeout_seconds >= 0, "rest_keepalive_timeout_seconds must not be negative"),
-        (a.rest_max_connections >= 0, "rest_max_connections must not be negative"),
-    ]
-    for ok, message in limits:
-        if not ok:
-            raise UsageError(message)
+        return [build_model_config(a.model_name, os.path.abspath(a.model_path), entry)]
+    except OptionError as exc:
+        text = str(exc)
+        raise UsageError(text if text.startswith(exc.key) else f"{exc.key}: {text}") from None
 
-    models: list[ModelConfig] = []
-    if a.model_name:
-        try:
-            policy = VersionPolicy.parse(a.model_version_policy)
-        except (ConfigError, ValueError) as exc:
-            raise UsageError(f"model_version_policy: {exc}") from exc
-        batch = parse_batch_size(a.batch_size)
-        if a.batch_size is not None and batch is None:
-            log.warning("Wrong batch size parameter provided. Model batch size will be set to default.")
-        shape = _flag("shape", ShapeOption.parse, a.shape)
-        plugin = _flag("plugin_config", parse_plugin_config, a.plugin_config)
-        _flag("layout", parse_layout, a.layout)
-        if shape is not None and batch is not None:
-            log.warning("Both shape and batch size have been defined. Batch size parameter will be ignored.")
-            batch = None
-        models.append(
-            ModelConfig(
-                name=a.model_name,
-                base_path=os.path.abspath(a.model_path),
-                version_policy=policy,
-                batch_size=batch,
-                shape=shape,
-                layout=a.layout,
-                nireq=a.nireq,
-                target_device=a.target_device,
-                plugin_config=plugin,
-            )
-        )
 
-    cpus = allowed_cpus()
+def process_plan(a: argparse.Namespace, cpus: list[int]) -> tuple[list[list[int]], int]:
+    """The workers' CPU sets and the number of REST fronts."""
     try:
         if a.worker_cpu_sets:
             sets = parse_cpu_sets(a.worker_cpu_sets)
@@ -175,10 +117,27 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         validate_sets(sets, cpus)
     except ValueError as exc:
         raise UsageError(f"worker CPU plan: {exc}") from exc
-    fronts = a.front_processes or a.rest_workers or default_fronts(cpus)
-    if fronts < 1:
-        raise UsageError("front_processes must be at least 1")
+    return sets, a.front_processes or a.rest_workers or default_fronts(cpus)
 
+
+def settings_from_args(argv: list[str]) -> Settings | None:
+    """Parse and validate; None means --version/--help was answered."""
+    a = build_parser().parse_args(argv)
+    if a.version:
+        print(f"ovserve {__version__} (OpenVINO Model Server REST API compatible)")
+        return None
+    check_mode(a)
+    check_ranges(a)
+    check_ports(a)
+    cpus = allowed_cpus()
+    grpc = grpc_plan(a, len(cpus))
+    check_logging(a)
+    try:
+        metrics_families = metric_families(a.metrics_enable, a.metrics_list, a.config_path)
+    except MetricsConfigError as exc:
+        raise UsageError(str(exc)) from None
+    models = single_model(a)
+    sets, fronts = process_plan(a, cpus)
     return Settings(
         rest_port=a.rest_port,
         rest_bind_address=a.rest_bind_address,
@@ -191,11 +150,11 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         worker_processes=len(sets),
         worker_cpu_sets=sets,
         max_body_bytes=a.max_request_bytes,
-        arena_bytes=a.shm_arena_mb * 1024 * 1024,
+        arena_bytes=a.shm_arena_mb * MIB,
         request_timeout_s=a.request_timeout_seconds,
         shutdown_grace_s=a.shutdown_grace_seconds,
         max_queue_per_worker=a.max_queue_per_worker,
-        intake_bytes=a.max_intake_mb * 1024**2 or intake_per_front(fronts),
+        intake_bytes=a.max_intake_mb * MIB or intake_per_front(fronts),
         read_timeout_s=a.rest_read_timeout_seconds,
         min_upload_rate=a.rest_min_upload_bytes_per_second,
         keepalive_timeout_s=a.rest_keepalive_timeout_seconds,
@@ -208,9 +167,9 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         cache_dir=a.cache_dir,
         grpc_port=a.port,
         grpc_bind_address=a.grpc_bind_address,
-        grpc_workers=a.grpc_workers if a.port else 0,
-        grpc_channel_arguments=channel_arguments,
-        grpc_quota_bytes=-(-a.grpc_memory_quota // max(1, a.grpc_workers)),
+        grpc_workers=grpc.workers,
+        grpc_channel_arguments=grpc.channel_arguments,
+        grpc_quota_bytes=grpc.quota_bytes,
         metrics_families=metrics_families,
     )
 

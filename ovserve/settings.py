@@ -1,4 +1,5 @@
-"""Validated server settings: what the supervisor needs to plan and start everything."""
+"""Validated server settings: what the supervisor needs to plan and start everything. Defaults
+are the option table's (``shared.options``), in the settings' units."""
 
 from __future__ import annotations
 
@@ -6,39 +7,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.options import MIB, default
 
 
 @dataclass
 class Settings:
     rest_port: int
-    rest_bind_address: str = "0.0.0.0"
+    rest_bind_address: str = default("rest_bind_address")
     models: list[ModelConfig] = field(default_factory=list)
     config_path: str | None = None
-    log_level: str = "INFO"
+    log_level: str = default("log_level")
     log_path: str | None = None
-    file_system_poll_wait_seconds: int = 1
+    file_system_poll_wait_seconds: int = default("file_system_poll_wait_seconds")
     front_processes: int = 2
     worker_processes: int = 1
     worker_cpu_sets: list[list[int]] = field(default_factory=list)
-    max_body_bytes: int = 1024**3
-    arena_bytes: int = 256 * 1024**2
-    request_timeout_s: float = 60.0
-    shutdown_grace_s: float = 10.0
-    max_queue_per_worker: int = 512
+    max_body_bytes: int = default("max_request_bytes")
+    arena_bytes: int = default("shm_arena_mb") * MIB
+    request_timeout_s: float = default("request_timeout_seconds")
+    shutdown_grace_s: float = default("shutdown_grace_seconds")
+    max_queue_per_worker: int = default("max_queue_per_worker")
     intake_bytes: int = 1 << 62
-    read_timeout_s: float = 30.0
-    min_upload_rate: float = 65536.0
-    keepalive_timeout_s: float = 75.0
-    max_connections: int = 0
-    max_batch: int = 1
-    batch_delay_us: int = 0
-    stats_interval_s: float = 10.0
-    replicas: int = 0
-    max_json_depth: int = 100
+    read_timeout_s: float = default("rest_read_timeout_seconds")
+    min_upload_rate: float = default("rest_min_upload_bytes_per_second")
+    keepalive_timeout_s: float = default("rest_keepalive_timeout_seconds")
+    max_connections: int = default("rest_max_connections")
+    max_batch: int = default("max_batch")
+    batch_delay_us: int = default("batch_delay_us")
+    stats_interval_s: float = default("stats_interval_seconds")
+    replicas: int = default("model_replicas")
+    max_json_depth: int = default("max_json_depth")
     cache_dir: str | None = None
     grpc_port: int = 0  # 0: no gRPC
-    grpc_bind_address: str = "0.0.0.0"
-    grpc_workers: int = 1  # gRPC front processes
+    grpc_bind_address: str = default("grpc_bind_address")
+    grpc_workers: int = default("grpc_workers")  # gRPC front processes
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)
     grpc_quota_bytes: int = 0  # --grpc_memory_quota over the gRPC fronts; 0: no limit
     metrics_families: tuple[str, ...] = ()  # empty: metrics off (read once, at start, as OVMS)

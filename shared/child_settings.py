@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from ovserve.shared.options import MIB, default
+
 
 @dataclass(frozen=True)
 class ChildSettings:
@@ -16,7 +18,7 @@ class ChildSettings:
     index: int
     run_dir: str
     supervisor_pid: int
-    log_level: str = "INFO"
+    log_level: str = default("log_level")
     log_path: str | None = None  # --log_path: every process appends its lines to it too
     metrics_families: tuple[str, ...] = ()  # the families /metrics serves; empty: metrics off
 
@@ -45,20 +47,20 @@ class FrontSettings(ChildSettings):
     """A front process (HTTP today; a gRPC front takes the same)."""
 
     listen_fds: tuple[int, ...] = ()
-    arena_bytes: int = 256 * 1024**2
-    max_body_bytes: int = 1024**3
-    max_json_depth: int = 100
-    request_timeout_s: float = 60.0
-    shutdown_grace_s: float = 10.0
-    max_queue_per_worker: int = 512
-    intake_bytes: int = 1 << 62  # request-body memory a REST front may commit (see http_guard)
-    read_timeout_s: float = 30.0
-    min_upload_rate: float = 65536.0
-    keepalive_timeout_s: float = 75.0
+    arena_bytes: int = default("shm_arena_mb") * MIB
+    max_body_bytes: int = default("max_request_bytes")
+    max_json_depth: int = default("max_json_depth")
+    request_timeout_s: float = default("request_timeout_seconds")
+    shutdown_grace_s: float = default("shutdown_grace_seconds")
+    max_queue_per_worker: int = default("max_queue_per_worker")
+    intake_bytes: int = 1 << 62  # request-body memory a REST front may commit (see frontend/intake.py)
+    read_timeout_s: float = default("rest_read_timeout_seconds")
+    min_upload_rate: float = default("rest_min_upload_bytes_per_second")
+    keepalive_timeout_s: float = default("rest_keepalive_timeout_seconds")
     max_connections: int = 0  # 0: as many as the open-files limit allows
     single_model: bool = False
     grpc_port: int = 0  # gRPC fronts: the port they bind (SO_REUSEPORT) and where
-    grpc_bind_address: str = "0.0.0.0"
+    grpc_bind_address: str = default("grpc_bind_address")
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)  # [name, value] pairs
     grpc_quota_bytes: int = 0  # request-message bytes a gRPC front holds at once; 0: no limit
 
@@ -73,9 +75,9 @@ class WorkerSettings(ChildSettings):
 
     cpus: tuple[int, ...] = field(default_factory=tuple)
     cache_dir: str | None = None
-    max_batch: int = 1
-    batch_delay_us: int = 0
-    stats_interval_s: float = 10.0
+    max_batch: int = default("max_batch")
+    batch_delay_us: int = default("batch_delay_us")
+    stats_interval_s: float = default("stats_interval_seconds")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpus", tuple(self.cpus))

@@ -17,11 +17,8 @@ from ovserve.shared import errors as E
 from ovserve.shared.model_config import (
     ConfigError,
     ModelConfig,
-    ShapeOption,
     VersionPolicy,
-    parse_batch_size,
-    parse_layout,
-    parse_plugin_config,
+    build_model_config,
 )
 from ovserve.shared.pipeline_config import PipelineConfig, PipelineSchemaError, parse_libraries, parse_pipelines
 
@@ -161,22 +158,7 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
             result.skipped.add(name)
             continue
         try:
-            parse_layout(c.get("layout"))
-            shape = ShapeOption.parse(c.get("shape"))
-            batch = parse_batch_size(c.get("batch_size"))
-            if shape is not None:
-                batch = None
-            model = ModelConfig(
-                name=name,
-                base_path=path,
-                version_policy=VersionPolicy.parse(c.get("model_version_policy")),
-                batch_size=batch,
-                shape=shape,
-                layout=json.dumps(c["layout"]) if isinstance(c.get("layout"), dict) else c.get("layout"),
-                nireq=c.get("nireq", 0),
-                target_device=c.get("target_device", "CPU"),
-                plugin_config=parse_plugin_config(c.get("plugin_config")),
-            )
+            model = build_model_config(name, path, c)
         except ConfigError as exc:
             result.problems.append((E.Status(500, "Invalid model configuration"), f"model {name}: {exc}"))
             result.skipped.add(name)

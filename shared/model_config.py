@@ -1,14 +1,20 @@
 """A served model's configuration (from the CLI in single-model mode, or one entry of
-config.json) and the parsing of the OVMS option strings it carries."""
+config.json: one builder, ``build_model_config``, for both) and the parsing of the OVMS option
+strings it carries."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ovserve.shared.signature import Dim
+
+log = logging.getLogger("ovserve.config")
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -216,3 +222,47 @@ def parse_plugin_config(value: str | dict[str, Any] | None) -> tuple[tuple[str, 
             _check_batching(str(key), str(val))
         out.append((str(key), str(val)))
     return tuple(out)
+
+
+class OptionError(ConfigError):
+    """A model option OVMS rejects, with the option's key (the flag's or config.json's name)."""
+
+    def __init__(self, key: str, text: str) -> None:
+        super().__init__(text)
+        self.key = key
+
+
+def build_model_config(name: str, base_path: str, entry: dict[str, Any]) -> ModelConfig:
+    """One served model from its options, named as config.json's keys (``batch_size``,
+    ``shape``, ``layout``, ``model_version_policy``, ``nireq``, ``target_device``,
+    ``plugin_config``): the one builder for single-model flags and config.json entries. Values
+    are strings (flags) or JSON values (config.json); a rejected one raises ``OptionError``."""
+
+    def parsed(key: str, parse: Callable[[Any], T]) -> T:
+        try:
+            return parse(entry.get(key))
+        except (ConfigError, ValueError) as exc:
+            raise OptionError(key, str(exc)) from None
+
+    policy = parsed("model_version_policy", VersionPolicy.parse)
+    batch = parse_batch_size(entry.get("batch_size"))
+    if entry.get("batch_size") not in (None, "", 0) and batch is None:
+        log.warning("Wrong batch size parameter provided. Model batch size will be set to default.")
+    shape = parsed("shape", ShapeOption.parse)
+    plugin = parsed("plugin_config", parse_plugin_config)
+    parsed("layout", parse_layout)
+    if shape is not None and batch is not None:
+        log.warning("Both shape and batch size have been defined. Batch size parameter will be ignored.")
+        batch = None
+    layout = entry.get("layout")
+    return ModelConfig(
+        name=name,
+        base_path=base_path,
+        version_policy=policy,
+        batch_size=batch,
+        shape=shape,
+        layout=json.dumps(layout) if isinstance(layout, dict) else layout,
+        nireq=entry.get("nireq", 0),
+        target_device=entry.get("target_device", "CPU"),
+        plugin_config=plugin,
+    )

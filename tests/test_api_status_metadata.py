@@ -1,7 +1,7 @@
 """Status, metadata and config endpoints of the real server, byte-exact where OVMS is."""
 
 import requests
-from ovserve.frontend.tfs_rest.layouts import config_status
+from ovserve.frontend.tfs.rest_layouts import config_status
 from ovserve.shared.states import ErrorCode, State
 
 from tests.server_util import Server

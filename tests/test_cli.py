@@ -4,9 +4,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from ovserve.shared.child_settings import FrontSettings, WorkerSettings
+from ovserve.shared.options import MIB, OPTIONS, default
 
 from ovserve.cli import EX_USAGE, UsageError, settings_from_args
+from ovserve.cli_flags import build_parser
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly
+from ovserve.settings import Settings
 from tests.server_util import ROOT
 
 BASE = ["--model_name", "m", "--model_path", "/tmp/m", "--rest_port", "9001"]
@@ -158,3 +162,28 @@ def test_metrics_from_config_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     s = settings_from_args([*argv, "--metrics_enable"])  # the config file's section decides
     assert s is not None and s.metrics_families == ()
+
+
+def test_one_definition_per_option() -> None:
+    """The parser, the range checks and the settings' defaults all come from the option table."""
+    parsed = vars(build_parser().parse_args([]))
+    assert {o.flag for o in OPTIONS} | {"version"} == set(parsed)
+    assert all(parsed[o.flag] == o.default for o in OPTIONS)
+    same = {  # setting field -> (option, unit)
+        "max_body_bytes": ("max_request_bytes", 1),
+        "arena_bytes": ("shm_arena_mb", MIB),
+        "request_timeout_s": ("request_timeout_seconds", 1),
+        "read_timeout_s": ("rest_read_timeout_seconds", 1),
+        "min_upload_rate": ("rest_min_upload_bytes_per_second", 1),
+        "keepalive_timeout_s": ("rest_keepalive_timeout_seconds", 1),
+        "max_queue_per_worker": ("max_queue_per_worker", 1),
+        "max_json_depth": ("max_json_depth", 1),
+    }
+    server, front = Settings(rest_port=1), FrontSettings(index=0, run_dir="/r", supervisor_pid=1)
+    for field, (flag, unit) in same.items():
+        assert getattr(server, field) == getattr(front, field) == default(flag) * unit, field
+    worker = WorkerSettings(index=0, run_dir="/r", supervisor_pid=1)
+    assert (worker.max_batch, worker.stats_interval_s) == (default("max_batch"), default("stats_interval_seconds"))
+    for option in OPTIONS:  # every check's text names its flag (OVMS's nireq text capitalises it)
+        if option.valid is not None:
+            assert option.flag in option.error or option.error.startswith("Nireq"), option.flag

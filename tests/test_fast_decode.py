@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 from ovserve.frontend.json_body import scan
-from ovserve.frontend.tfs_rest import fast_decode
-from ovserve.frontend.tfs_rest.request import parse_predict
+from ovserve.frontend.tfs import rest_fast_decode as fast_decode
+from ovserve.frontend.tfs.rest_request import parse_predict
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.signature import TensorSpec
 

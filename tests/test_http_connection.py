@@ -8,7 +8,7 @@ import json
 import socket
 import time
 
-from ovserve.frontend.http_connection import MAX_HEAD
+from ovserve.frontend.http.connection import MAX_HEAD
 from ovserve.shared import errors as E
 
 from tests.server_util import Server

@@ -9,8 +9,8 @@ import struct
 
 import numpy as np
 import pytest
-from ovserve.frontend.kserve_rest.request import header_length, length_prefixed, parse_infer
-from ovserve.frontend.kserve_rest.response import data_text, double_text, encode_infer
+from ovserve.frontend.kserve.rest_request import header_length, length_prefixed, parse_infer
+from ovserve.frontend.kserve.rest_response import data_text, double_text, encode_infer
 from ovserve.frontend.validation import KSERVE, Declared, validate
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError

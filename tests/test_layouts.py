@@ -1,5 +1,5 @@
-from ovserve.frontend.http_reply import error_body
-from ovserve.frontend.tfs_rest.layouts import config_error_body, config_status, model_metadata, model_status
+from ovserve.frontend.http.reply import error_body
+from ovserve.frontend.tfs.rest_layouts import config_error_body, config_status, model_metadata, model_status
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 

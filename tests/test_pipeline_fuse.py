@@ -1,4 +1,4 @@
-"""Which pipelines one worker runs whole (``frontend.pipeline_fuse``) and how a worker runs such
+"""Which pipelines one worker runs whole (``frontend.pipeline.fuse``) and how a worker runs such
 a chain (``workers.chain``): the steps and returns sent, the cases that must run node by node,
 and the copies that keep a step's outputs when a later step reuses the same infer request."""
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ovserve.frontend.pipeline_fuse import fuse
-from ovserve.frontend.pipeline_plan import PipelinePlan, PlanNode
+from ovserve.frontend.pipeline.fuse import fuse
+from ovserve.frontend.pipeline.plan import PipelinePlan, PlanNode
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared.messages import REQUEST, Chain, ChainStep
 from ovserve.shared.signature import Signature, TensorSpec

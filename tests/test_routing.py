@@ -1,5 +1,5 @@
 import pytest
-from ovserve.frontend.routing import Route, percent_decode, route
+from ovserve.frontend.http.routing import Route, percent_decode, route
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 

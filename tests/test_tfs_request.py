@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from ovserve.frontend.tfs_rest.request import parse_predict
+from ovserve.frontend.tfs.rest_request import parse_predict
 from ovserve.frontend.validation import validate
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError

@@ -5,7 +5,7 @@ import pytest
 from ovserve.frontend import json_numbers
 from ovserve.frontend.json_nesting import nested
 from ovserve.frontend.json_numbers import texts, tokens
-from ovserve.frontend.tfs_rest.response import encode_predict
+from ovserve.frontend.tfs.rest_response import encode_predict
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 

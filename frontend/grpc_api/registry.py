@@ -19,7 +19,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from ovserve.frontend.grpc_api.served import abort
-from ovserve.frontend.http_guard import Intake
+from ovserve.frontend.intake import Intake
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 

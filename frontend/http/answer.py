@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from ovserve.frontend.http_reply import JSON, TEXT, Reply, error_body
+from ovserve.frontend.http.reply import JSON, TEXT, Reply, error_body
 from ovserve.shared.errors import Status
 
 # OVMS's default CORS headers, on every answer

@@ -4,12 +4,12 @@ infer (JSON and the binary extension), with OVMS's codes and texts (docs/model_s
 from __future__ import annotations
 
 from ovserve.frontend.dataplane import DataPlane
-from ovserve.frontend.http_reply import Endpoint, Headers, Reply
-from ovserve.frontend.kserve_model import described, versions_listed
-from ovserve.frontend.kserve_rest import response
-from ovserve.frontend.kserve_rest.request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
+from ovserve.frontend.http.reply import Endpoint, Headers, Reply
+from ovserve.frontend.http.routing import Route
+from ovserve.frontend.kserve import rest_response as response
+from ovserve.frontend.kserve.model import described, versions_listed
+from ovserve.frontend.kserve.rest_request import HEADER_LENGTH, InferRequestV2, header_length, parse_infer
 from ovserve.frontend.lifecycle import Call
-from ovserve.frontend.routing import Route
 from ovserve.frontend.validation import KSERVE
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError

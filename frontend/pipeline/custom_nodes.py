@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-from ovserve.frontend.pipeline_plan import PlanNode
+from ovserve.frontend.pipeline.plan import PlanNode
 from ovserve.shared import errors as E
 from ovserve.shared.custom_node_abi import LibraryError, NodeLibrary, Params
 from ovserve.shared.errors import OvmsError

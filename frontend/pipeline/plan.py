@@ -35,7 +35,7 @@ class PipelinePlan:
 
     @property
     def models_only(self) -> bool:
-        """A chain of model nodes only: one worker may run it whole (``pipeline_fuse``)."""
+        """A chain of model nodes only: one worker may run it whole (``pipeline.fuse``)."""
         return self.chain and all(not n.library for n in self.nodes)
 
     @classmethod

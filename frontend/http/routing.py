@@ -1,7 +1,7 @@
 """OVMS URL routing of the REST port, both dialects (TFS ``/v1`` and KServe ``/v2``): the same
 regexes, full-match on the raw path, in the same check order (src/http_rest_api_handler.cpp), so that
 every URL gets the answer OVMS would give. The route's kind names the endpoint; the adapters
-(``tfs_rest``, ``kserve_rest``) serve them."""
+(``tfs.rest_endpoints``, ``kserve.rest_endpoints``) serve them."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ REST front needs. The rules it enforces, all answered as JSON errors (``shared.e
 
 * heads: at most ``MAX_HEAD`` bytes (431), parse errors (400);
 * bodies: at most ``max_body_bytes`` (413), weighted into the front's intake budget before they
-  are read (``http_guard.Intake``: 413 or 503 answered at once, the rest of the body read and
+  are read (``intake.Intake``: 413 or 503 answered at once, the rest of the body read and
   dropped, then the connection closed);
 * absolute deadlines for a head and for a body (408 and close), idle keep-alive connections
   closed after the keep-alive timeout, all checked by the front's sweep (``http_front``);
@@ -25,10 +25,10 @@ from time import monotonic
 from typing import Any
 
 import httptools
-from ovserve.frontend.http_answer import encode, refusal
-from ovserve.frontend.http_guard import BINARY_COST, BINARY_HEADER, CHUNK_ALLOWANCE, JSON_COST, Limits
-from ovserve.frontend.http_reply import Headers, Reply, error_body
-from ovserve.frontend.http_request import Request
+from ovserve.frontend.http.answer import encode, refusal
+from ovserve.frontend.http.guard import BINARY_COST, BINARY_HEADER, CHUNK_ALLOWANCE, JSON_COST, Limits
+from ovserve.frontend.http.reply import Headers, Reply, error_body
+from ovserve.frontend.http.request import Request
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
-from ovserve.frontend.kserve_model import raw_contents
+from ovserve.frontend.kserve.model import raw_contents
 from ovserve.shared.signature import Signature, TensorSpec, dim_metadata, kserve_datatype, kserve_of_numpy
 
 SERVER_NAME = "OpenVINO Model Server"

@@ -1,17 +1,17 @@
 """The REST port: OVMS's URL rules (``routing``) pick the endpoint and the dialect's adapter
-(``tfs_rest``, ``kserve_rest``) answers it, inside the data plane's request lifecycle.
+(``tfs.rest_endpoints``, ``kserve.rest_endpoints``) answers it, inside the data plane's request lifecycle.
 Independent of the HTTP framework: a request is (method, path, headers, body), an answer a
 ``Reply``."""
 
 from __future__ import annotations
 
 from ovserve.frontend.dataplane import DataPlane
-from ovserve.frontend.http_reply import REST_ANSWERS, Endpoint, Headers, Reply
-from ovserve.frontend.kserve_rest.handlers import KServeRest
+from ovserve.frontend.http.reply import REST_ANSWERS, Endpoint, Headers, Reply
+from ovserve.frontend.http.routing import Route, route
+from ovserve.frontend.kserve.rest_endpoints import KServeRest
 from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics import series
-from ovserve.frontend.routing import Route, route
-from ovserve.frontend.tfs_rest.handlers import TfsRest
+from ovserve.frontend.tfs.rest_endpoints import TfsRest
 
 # route kind -> its metrics series (kinds not here count nowhere, as config and health in OVMS)
 COUNTED = {

@@ -1,7 +1,7 @@
-"""What keeps an HTTP front answering under hostile load (``http_connection`` applies it): a
+"""What keeps an HTTP front answering under hostile load (``http.connection`` applies it): a
 bounded number of connections, a deadline for each request's head and body (a client sending a
 byte a second is cut off), and a memory budget for request bodies being received and decoded
-(``Intake``).
+(``intake.Intake``).
 
 The deadlines are absolute, not inactivity timeouts (any byte would reset those, so a slow
 client never trips them). Each body is held whole, so a budget is the only way to bound what
@@ -12,8 +12,8 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-from ovserve.shared import errors as E
-from ovserve.shared.errors import Status
+from ovserve.frontend.intake import Intake
+from ovserve.shared.options import default
 
 # Peak memory a body costs while it is held and decoded, as a multiple of its bytes (measured:
 # numeric JSON 8-15x, JSON of named instances or deep arrays 21-23x; KServe's binary extension
@@ -26,36 +26,14 @@ MAX_AUTO_CONNECTIONS = 10000
 CHUNK_ALLOWANCE = 64 * 1024  # a chunked body must keep sending: its deadline grows by this much
 
 
-class Intake:
-    """Bytes of requests a front holds at once: HTTP bodies weighted by their decoding cost, and
-    (with the gRPC statuses) gRPC messages by their size, for ``--grpc_memory_quota``."""
-
-    def __init__(self, budget: int, too_large: Status = E.INTAKE_TOO_LARGE, full: Status = E.INTAKE_FULL) -> None:
-        self.budget = budget
-        self.held = 0
-        self.too_large, self.full = too_large, full
-
-    def reserve(self, cost: int) -> Status | None:
-        """Take ``cost`` from the budget, or the refusal when it does not fit."""
-        if cost > self.budget:
-            return self.too_large
-        if self.held + cost > self.budget:
-            return self.full
-        self.held += cost
-        return None
-
-    def release(self, cost: int) -> None:
-        self.held -= cost
-
-
 @dataclass
 class Limits:
     """A front's limits, shared by all its connections (``app.ctx.limits``)."""
 
     intake: Intake
-    max_body_bytes: int = 1024**3
-    read_timeout_s: float = 30.0
-    min_upload_rate: float = 65536.0
+    max_body_bytes: int = default("max_request_bytes")
+    read_timeout_s: float = default("rest_read_timeout_seconds")
+    min_upload_rate: float = default("rest_min_upload_bytes_per_second")
     max_connections: int = MAX_AUTO_CONNECTIONS
 
     def body_deadline(self, start: float, expected: int) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ovserve.frontend.pipeline_plan import PipelinePlan
+from ovserve.frontend.pipeline.plan import PipelinePlan
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared.messages import REQUEST, Chain, ChainStep, Source
 from ovserve.shared.pipeline_config import ENTRY

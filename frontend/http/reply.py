@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
+from ovserve.frontend.http.routing import Route
 from ovserve.frontend.lifecycle import Call
-from ovserve.frontend.routing import Route
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from ovserve.frontend.json_body import MAX_DEPTH, Scan, load_json, scan
-from ovserve.frontend.tfs_rest import fast_decode
+from ovserve.frontend.tfs import rest_fast_decode as fast_decode
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError, Status
 from ovserve.shared.signature import TensorSpec

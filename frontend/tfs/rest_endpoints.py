@@ -4,12 +4,12 @@ config endpoints, with OVMS's byte-exact bodies."""
 from __future__ import annotations
 
 from ovserve.frontend.dataplane import DataPlane
-from ovserve.frontend.http_reply import Endpoint, Headers, Reply
+from ovserve.frontend.http.reply import Endpoint, Headers, Reply
+from ovserve.frontend.http.routing import Route
 from ovserve.frontend.lifecycle import Call
-from ovserve.frontend.routing import Route
-from ovserve.frontend.tfs_rest import layouts
-from ovserve.frontend.tfs_rest.request import parse_predict
-from ovserve.frontend.tfs_rest.response import encode_predict
+from ovserve.frontend.tfs import rest_layouts as layouts
+from ovserve.frontend.tfs.rest_request import parse_predict
+from ovserve.frontend.tfs.rest_response import encode_predict
 
 
 class TfsRest:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from ovserve.frontend.http_reply import Headers
+from ovserve.frontend.http.reply import Headers
 from ovserve.frontend.json_body import load_json, scan
-from ovserve.frontend.kserve_model import precheck
+from ovserve.frontend.kserve.model import precheck
 from ovserve.frontend.validation import Declared
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
@@ -47,7 +47,7 @@ class InferRequestV2:
     outputs: list[RequestedOutput] = field(default_factory=list)
 
     def checked(self, signature: Signature) -> InferRequestV2:
-        """Itself, once the checks before validation passed (``kserve_model.precheck``)."""
+        """Itself, once the checks before validation passed (``kserve.model.precheck``)."""
         precheck(self.count, self.inputs, signature)
         return self
 

@@ -1,1 +1,0 @@
-"""KServe v2 / Open Inference Protocol REST dialect of OVMS (``/v2/...``), JSON and binary."""
