@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import zmq
 import zmq.asyncio
 from ovserve.frontend.dataplane import DataPlane
 from ovserve.frontend.dispatch import Dispatcher
 from ovserve.frontend.table import RoutingTable
+from ovserve.shared import control as C
 from ovserve.shared import errors as E
 from ovserve.shared import protocol as P
 
@@ -30,31 +30,31 @@ class Control:
         self.next_id = 0
         self.first_table = asyncio.Event()
 
-    async def hello(self, index: int, arena: str) -> None:
-        await self.sock.send(P.pack({"t": P.HELLO, "role": "front", "front": index, "arena": arena}))
+    async def hello(self, index: int, pid: int, generation: int, arena: str) -> None:
+        await self.sock.send(C.encode(C.Hello(C.FRONT, index, pid, generation, arena)))
 
     async def serving(self, index: int) -> None:
-        await self.sock.send(P.pack({"t": P.SERVING, "front": index}))
+        await self.sock.send(C.encode(C.Serving(index)))
 
     async def run(self) -> None:
         while True:
             data = await self.sock.recv()
             try:
-                self._on_message(P.unpack(data))
+                self._on_message(C.decode(data))
             except Exception:  # keep listening: the next table repairs what this one could not
                 log.exception("bad control message")
 
-    def _on_message(self, msg: dict[str, Any]) -> None:
-        if msg["t"] == P.TABLE:
-            table = RoutingTable.from_wire(msg["table"])
+    def _on_message(self, msg: C.ControlMessage) -> None:
+        if isinstance(msg, C.TableUpdate):
+            table = RoutingTable.from_wire(msg.table)
             if table.generation >= self.dataplane.table.generation or not self.first_table.is_set():
                 self.dataplane.set_table(table)
                 self.dispatcher.set_workers(table.workers)
                 self.first_table.set()
-        elif msg["t"] == P.RELOAD_RESULT:
-            fut = self.reloads.pop(msg["id"], None)
+        elif isinstance(msg, C.ReloadResult):
+            fut = self.reloads.pop(msg.id, None)
             if fut is not None and not fut.done():
-                fut.set_result((msg["http"], msg["error"]))
+                fut.set_result((msg.http, msg.error))
 
     async def reload(self) -> tuple[int, str | None]:
         """Ask the supervisor to reload; (HTTP code, error message or None)."""
@@ -62,7 +62,7 @@ class Control:
         rid = self.next_id
         fut: asyncio.Future[tuple[int, str | None]] = asyncio.get_running_loop().create_future()
         self.reloads[rid] = fut
-        await self.sock.send(P.pack({"t": P.RELOAD, "id": rid}))
+        await self.sock.send(C.encode(C.Reload(rid)))
         try:
             return await asyncio.wait_for(fut, RELOAD_TIMEOUT_S)
         except TimeoutError:

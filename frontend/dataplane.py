@@ -24,13 +24,13 @@ from ovserve.frontend.lifecycle import Call, Lifecycle
 from ovserve.frontend.metrics import FrontMetrics
 from ovserve.frontend.pipeline.custom_nodes import CustomNodes
 from ovserve.frontend.pipeline.fuse import Fused, fuse
-from ovserve.frontend.pipeline.plan import PlanNode
 from ovserve.frontend.pipeline.run import run_pipeline, split_passthrough
 from ovserve.frontend.table import RoutingTable, VersionEntry, unavailable_error
 from ovserve.frontend.validation import TFS, Declared, Dialect, validate
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError, Status
 from ovserve.shared.metrics_layout import BLOCK, CURRENT
+from ovserve.shared.pipeline_plan import PlanNode
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 

@@ -72,7 +72,7 @@ class FrontProcess(abc.ABC):
         self.control = Control(ctx, s.run_dir, self.dataplane, self.dispatcher)
         control_task = loop.create_task(self.control.run())
         try:
-            await self.control.hello(s.index, arena_name)
+            await self.control.hello(s.index, os.getpid(), self.generation, arena_name)
             await self.control.first_table.wait()
             await self.start_serving()
             await self.control.serving(s.index)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from ovserve.frontend.pipeline.plan import PipelinePlan
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
+from ovserve.shared.pipeline_plan import PipelinePlan
+from ovserve.shared.routing_rows import RoutingTableWire, SignatureWire
 from ovserve.shared.signature import Signature
 from ovserve.shared.states import ErrorCode, State
 
@@ -39,23 +39,18 @@ class RoutingTable:
     _defaults: dict[str, VersionEntry] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> RoutingTable:
+    def from_wire(cls, wire: RoutingTableWire) -> RoutingTable:
         models: dict[str, dict[int, VersionEntry]] = {}
-        for name, rows in data["models"].items():
-            entries = {}
-            for version, state, error, sig, workers, instance, slot in rows:
-                signature = Signature.from_wire(sig) if sig is not None else None
-                entries[version] = VersionEntry(
-                    version, State(state), ErrorCode(error), signature, list(workers), instance, slot
+        for name, rows in wire.models.items():
+            models[name] = {
+                r.version: VersionEntry(
+                    r.version, r.state, r.error, _signature(r.signature), list(r.workers), r.instance, r.slot
                 )
-            models[name] = entries
-        pipelines = data.get("pipelines", {})
-        for name, (state, error, sig, plan, slot) in pipelines.items():
-            signature = Signature.from_wire(sig) if sig is not None else None
-            plan_ = PipelinePlan.from_wire(plan) if plan is not None else None
-            models[name] = {1: VersionEntry(1, State(state), ErrorCode(error), signature, [], 0, slot, True, plan_)}
-        workers = {int(k): int(v) for k, v in data["workers"].items()}
-        return cls(data["gen"], models, workers, bool(data.get("ready", False)), frozenset(pipelines))
+                for r in rows
+            }
+        for name, p in wire.pipelines.items():
+            models[name] = {1: VersionEntry(1, p.state, p.error, _signature(p.signature), [], 0, p.slot, True, p.plan)}
+        return cls(wire.generation, models, dict(wire.workers), wire.ready, frozenset(wire.pipelines))
 
     def _model(self, name: str) -> dict[int, VersionEntry]:
         versions = self.models.get(name)
@@ -117,3 +112,7 @@ def unavailable_error(entry: VersionEntry) -> OvmsError:
     if entry.state in (State.UNLOADING, State.END):
         return OvmsError(E.MODEL_VERSION_NOT_LOADED_ANYMORE)
     return OvmsError(E.MODEL_VERSION_NOT_LOADED_YET)
+
+
+def _signature(wire: SignatureWire | None) -> Signature | None:
+    return Signature.from_wire(wire) if wire is not None else None

@@ -15,6 +15,8 @@ from ovserve.pipeline_check import PipelineError, Servables, ValidPipeline, vali
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, NodeConfig, PipelineConfig
+from ovserve.shared.pipeline_plan import PipelinePlan, PlanNode, is_chain
+from ovserve.shared.routing_rows import PipelineRow
 from ovserve.shared.signature import Signature
 from ovserve.shared.states import ErrorCode, State
 
@@ -89,47 +91,51 @@ class PipelineSet:
                     log.info("pipeline %s available", name)
         return changed
 
-    def table(self, slot_of: Callable[[str, int], int]) -> dict[str, list[Any]]:
-        """The fronts' view: state, error, signature, the plan to run (wire form) and the
-        metrics slot of its one version."""
-        out: dict[str, list[Any]] = {}
+    def table(self, slot_of: Callable[[str, int], int]) -> dict[str, PipelineRow]:
+        """The fronts' view: state, error, signature, the plan to run and the metrics slot of
+        its one version."""
+        out: dict[str, PipelineRow] = {}
         for name, r in self.records.items():
             signature = r.valid.signature.to_wire() if r.valid else None
-            plan = self.plan_wire(r.config, r.valid) if r.valid else None
-            out[name] = [int(r.state), int(r.error), signature, plan, slot_of(name, 1)]
+            plan = self.plan(r.config, r.valid) if r.valid else None
+            out[name] = PipelineRow(r.state, r.error, signature, plan, slot_of(name, 1))
         return out
 
-    def plan_wire(self, config: PipelineConfig, valid: ValidPipeline) -> dict[str, Any]:
+    def plan(self, config: PipelineConfig, valid: ValidPipeline) -> PipelinePlan:
         """Nodes in an order where each comes after its sources, with their connections (a
         custom node with its library's path, params and signature), and where tensors split
         into shards (the demultiplexers) and the level each node runs at (``pipeline_shards``)."""
         nodes = {n.name: n for n in config.nodes}
 
-        def custom(node: NodeConfig) -> list[Any]:
-            if node.kind != CUSTOM:
-                return []
-            probe = self.libraries.probe(node.library, node.params)
-            assert probe is not None and probe.signature is not None  # it validated
-            return [self.libraries.paths[node.library], [list(p) for p in node.params], probe.signature.to_wire()]
+        def node(n: NodeConfig) -> PlanNode:
+            library: str = ""
+            params: tuple[tuple[str, str], ...] = ()
+            signature: Signature | None = None
+            if n.kind == CUSTOM:
+                probe = self.libraries.probe(n.library, n.params)
+                assert probe is not None and probe.signature is not None  # it validated
+                library, params, signature = self.libraries.paths[n.library], tuple(n.params), probe.signature
+            return PlanNode(
+                n.name,
+                n.model,
+                n.version,
+                tuple((model_input, s.node, s.item) for model_input, s in n.inputs),
+                tuple(dict(n.outputs).items()),  # a later entry of an alias wins, as OVMS
+                tuple(valid.runs[n.name]),
+                bool(n.gather_from),
+                library,
+                params,
+                signature,
+            )
 
-        return {
-            "nodes": [
-                [
-                    n.name,
-                    n.model,
-                    n.version,
-                    [[model_input, s.node, s.item] for model_input, s in n.inputs],
-                    [[alias, n.output_of(alias)] for alias in dict(n.outputs)],
-                    list(valid.runs[n.name]),
-                    bool(n.gather_from),
-                    custom(n),
-                ]
-                for n in (nodes[name] for name in valid.order)
-            ],
-            "outputs": [[name, s.node, s.item] for name, s in config.outputs],
-            "levels": {name: list(level) for name, level in valid.levels.items() if level},
-            "counts": valid.counts,
-        }
+        nodes_in_order = tuple(node(nodes[name]) for name in valid.order)
+        return PipelinePlan(
+            nodes_in_order,
+            tuple((name, s.node, s.item) for name, s in config.outputs),
+            not valid.counts and is_chain(nodes_in_order),
+            {name: tuple(level) for name, level in valid.levels.items() if level},
+            dict(valid.counts),
+        )
 
 
 def servables(models: dict[str, Any], libraries: CustomLibraries) -> Servables:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.model_config import LoadOptions, ModelConfig
 from ovserve.shared.states import ErrorCode, State
 
 
@@ -16,7 +16,7 @@ class Instance:
 
     inc: int
     path: str
-    options: dict[str, Any]
+    options: LoadOptions
     signature: list[Any] | None = None
     loaded_on: set[int] = field(default_factory=set)
     pending_on: set[int] = field(default_factory=set)

@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from ovserve.metric_slots import MetricSlots
 from ovserve.pipelines import PipelineSet
 from ovserve.placement import place
 from ovserve.records import Instance, ModelRecord, VersionRecord
 from ovserve.repository_watch import RepositoryWatch
+from ovserve.shared.control import Load, Unload
 from ovserve.shared.model_config import ModelConfig
 from ovserve.shared.repository import RepositoryError, list_versions
 from ovserve.shared.states import ErrorCode, State
 
 log = logging.getLogger("ovserve.registry")
 
-Order = tuple[str, int, dict[str, Any]]  # (kind, worker, message fields)
+
+class Order(NamedTuple):
+    """A message for one worker."""
+
+    worker: int
+    message: Load | Unload
+
+
 _incs = itertools.count(1)
 
 
@@ -34,7 +42,7 @@ class Registry:
         self.models: dict[str, ModelRecord] = {}
         self.workers_alive: dict[int, int] = {}  # index -> process generation
         self.all_workers = list(workers)
-        self.generation = 0
+        self._generation = 0  # the routing table's; changes only in changed()
         self.ready = False  # the initial loading has finished (KServe's server ready)
         self.load_log: list[int] = []  # every instance whose load was ordered, in order
         self._owners: dict[int, tuple[str, VersionRecord, Instance]] = {}
@@ -42,13 +50,21 @@ class Registry:
         self.watch = RepositoryWatch()
         self.pipelines = PipelineSet()
 
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def changed(self) -> None:
+        """The routing table changed: the fronts get the new one at the next publish."""
+        self._generation += 1
+
     # ---- desired state ----------------------------------------------------------------------
     def set_models(self, configs: list[ModelConfig], keep: set[str] | frozenset[str] = frozenset()) -> list[Order]:
         """Apply a new list of model configs; models absent from it are retired (END, listed),
         except those in ``keep`` (their new entry was rejected: the old one stays). A changed
         config reloads the model's versions beside the ones serving."""
         orders: list[Order] = []
-        self.generation += 1  # new or removed names change the table even without loads
+        self.changed()  # new or removed names change the table even without loads
         names = {c.name for c in configs} | set(keep)
         for name, record in self.models.items():
             if name not in names and not record.removed:
@@ -136,8 +152,8 @@ class Registry:
             if w in self.workers_alive
         ]
         inst.pending_on = set(targets)
-        self.generation += 1
-        return inst, [("load", w, self._load_message(name, v.version, inst)) for w in targets]
+        self.changed()
+        return inst, [Order(w, self._load_message(name, v.version, inst)) for w in targets]
 
     def _load(self, name: str, record: ModelRecord, v: VersionRecord) -> list[Order]:
         inst, orders = self._new_instance(name, record, v)
@@ -152,23 +168,16 @@ class Registry:
         v.replacement, loads = self._new_instance(name, record, v)
         return orders + loads
 
-    def _load_message(self, name: str, version: int, inst: Instance) -> dict[str, Any]:
-        return {
-            "name": name,
-            "version": version,
-            "inc": inst.inc,
-            "path": inst.path,
-            "options": inst.options,
-            "slot": self.slots.of(name, version),
-        }
+    def _load_message(self, name: str, version: int, inst: Instance) -> Load:
+        return Load(name, version, inst.inc, inst.path, inst.options, self.slots.of(name, version))
 
     def _unload(self, name: str, v: VersionRecord, inst: Instance) -> list[Order]:
         """Move ``inst`` to the retiring list; loads still in flight are unloaded on report."""
         inst.unloading_on |= inst.loaded_on
         inst.loaded_on = set()
         v.retiring.append(inst)
-        self.generation += 1
-        return [("unload", w, {"name": name, "version": v.version, "inc": inst.inc}) for w in inst.unloading_on]
+        self.changed()
+        return [Order(w, Unload(name, v.version, inst.inc)) for w in inst.unloading_on]
 
     def _retire(self, name: str, v: VersionRecord) -> list[Order]:
         orders: list[Order] = []
@@ -195,11 +204,11 @@ class Registry:
         if worker not in inst.pending_on:
             return []
         inst.pending_on.discard(worker)
-        self.generation += 1
+        self.changed()
         if inst in v.retiring:  # retired while loading
             if ok:
                 inst.unloading_on.add(worker)
-                return [("unload", worker, {"name": name, "version": v.version, "inc": inc})]
+                return [Order(worker, Unload(name, v.version, inc))]
             self._settle(v)
             return []
         if ok:
@@ -235,7 +244,7 @@ class Registry:
         _, v, inst = owner
         inst.unloading_on.discard(worker)
         self._settle(v)
-        self.generation += 1
+        self.changed()
 
     def on_worker_lost(self, worker: int) -> None:
         self.workers_alive.pop(worker, None)
@@ -248,7 +257,7 @@ class Registry:
                 self._settle(v)
                 if v.state == State.AVAILABLE and v.current is not None and not v.current.loaded_on:
                     v.state = State.LOADING  # back once the respawned worker reloads it
-        self.generation += 1
+        self.changed()
 
     def on_worker_ready(self, worker: int, generation: int) -> list[Order]:
         """A (re)started worker: replay the loads of every instance planned on it."""
@@ -263,8 +272,8 @@ class Registry:
                 for inst in (v.current, v.replacement):
                     if inst is not None and not inst.failed and worker not in inst.loaded_on | inst.pending_on:
                         inst.pending_on.add(worker)
-                        orders.append(("load", worker, self._load_message(name, v.version, inst)))
-        self.generation += 1
+                        orders.append(Order(worker, self._load_message(name, v.version, inst)))
+        self.changed()
         return orders
 
     def on_worker_failing(self, worker: int) -> None:
@@ -275,7 +284,7 @@ class Registry:
                 cur = v.current
                 if v.state == State.LOADING and cur is not None and not cur.loaded_on and not cur.pending_on:
                     v.error = ErrorCode.UNKNOWN
-        self.generation += 1
+        self.changed()
 
     # ---- views ------------------------------------------------------------------------------
     def failed_loads(self, incs: list[int]) -> list[tuple[str, int]]:
@@ -295,4 +304,4 @@ class Registry:
         """The initial loads have settled: the server is ready for the rest of its life, as OVMS."""
         if not self.ready:
             self.ready = True
-            self.generation += 1
+            self.changed()

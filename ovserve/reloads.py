@@ -67,7 +67,7 @@ class Reloads:
         self.send_orders(self.registry.set_models(models, parsed.skipped | gated))
         pipelines = self.registry.pipelines
         if pipelines.set_pipelines(parsed.pipelines) | pipelines.libraries.set_paths(parsed.libraries):
-            self.registry.generation += 1  # validated (and published) once the loads settle
+            self.registry.changed()  # validated (and published) once the loads settle
         ticket.changed = ticket.config_changed = True
 
     def _gated(self, parsed: ParsedConfig) -> set[str]:

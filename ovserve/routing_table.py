@@ -1,36 +1,35 @@
 """The routing table the supervisor sends to the fronts (``frontend.table.RoutingTable`` reads
 it): every model's versions with their states, signatures, hosts, instances and metrics slots,
-and every pipeline's state and plan."""
+and every pipeline's state and plan (``shared.routing_rows``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ovserve.registry import Registry
+from ovserve.shared.routing_rows import RoutingTableWire, VersionRow
 
 
-def routing_table(registry: Registry) -> dict[str, Any]:
+def routing_table(registry: Registry) -> RoutingTableWire:
     models = {}
     for name, record in registry.models.items():
         rows = []
         for _, v in sorted(record.versions.items()):
             cur = v.current
             rows.append(
-                [
+                VersionRow(
                     v.version,
-                    int(v.state),
-                    int(v.error),
+                    v.state,
+                    v.error,
                     cur.signature if cur else None,
-                    sorted(cur.loaded_on) if cur else [],
+                    tuple(sorted(cur.loaded_on)) if cur else (),
                     cur.inc if cur else 0,
                     registry.slots.of(name, v.version),
-                ]
+                )
             )
         models[name] = rows
-    return {
-        "gen": registry.generation,
-        "models": models,
-        "pipelines": registry.pipelines.table(registry.slots.of),
-        "workers": dict(registry.workers_alive),
-        "ready": registry.ready,
-    }
+    return RoutingTableWire(
+        registry.generation,
+        models,
+        registry.pipelines.table(registry.slots.of),
+        dict(registry.workers_alive),
+        registry.ready,
+    )

@@ -23,6 +23,7 @@ from ovserve.reloads import Reloads
 from ovserve.routing_table import routing_table
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
+from ovserve.shared import control as C
 from ovserve.shared import errors as E
 from ovserve.shared import protocol as P
 from ovserve.shared.shm import remove_owned, remove_stale, run_dir, unlink_segment
@@ -68,15 +69,15 @@ class Supervisor:
     def _make_children(self, listeners: list[socket.socket]) -> None:
         self.workers, self.fronts = make_children(self.settings, self.run_dir, self.pid, listeners)
 
-    def _send(self, ident: bytes, message: dict[str, Any]) -> None:
-        self.router.send_multipart([ident, P.pack(message)])
+    def _send(self, ident: bytes, message: C.ControlMessage) -> None:
+        self.router.send_multipart([ident, C.encode(message)])
 
     def _send_orders(self, orders: list[Order]) -> None:
-        for kind, worker, fields in orders:
+        for worker, message in orders:
             ident = self.worker_ids.get(worker)
             if ident is None:
                 continue  # the worker is down; on_worker_ready replays its loads
-            self._send(ident, {"t": P.LOAD if kind == "load" else P.UNLOAD, **fields})
+            self._send(ident, message)
 
     def _check_children(self) -> None:
         if self.stop_requested:
@@ -109,42 +110,39 @@ class Supervisor:
         if arena:
             unlink_segment(arena)
             for ident in self.worker_ids.values():
-                self._send(ident, {"t": P.FORGET_ARENA, "arena": arena})
+                self._send(ident, C.ForgetArena(arena))
 
     # ---- messages ---------------------------------------------------------------------------
-    def _on_message(self, ident: bytes, msg: dict[str, Any]) -> None:
-        kind = msg["t"]
-        if kind == P.HELLO and msg["role"] == "worker":
-            self.worker_ids[msg["worker"]] = ident
-            log.info("worker %d ready (pid %d)", msg["worker"], msg["pid"])
-            self._send_orders(self.registry.on_worker_ready(msg["worker"], msg["generation"]))
-        elif kind == P.HELLO and msg["role"] == "front":
-            self.front_ids[ident] = msg["front"]
-            self.front_arenas[msg["front"]] = msg["arena"]
-            self._send(ident, {"t": P.TABLE, "table": routing_table(self.registry)})
-        elif kind == P.SERVING:
-            self.fronts_serving.add(msg["front"])
-        elif kind == P.LOADED:
-            orders = self.registry.on_loaded(
-                msg["worker"], msg["inc"], msg["ok"], msg.get("signature"), msg.get("error", "")
-            )
+    def _on_message(self, ident: bytes, msg: C.ControlMessage) -> None:
+        if isinstance(msg, C.Hello) and msg.role == C.WORKER:
+            self.worker_ids[msg.index] = ident
+            log.info("worker %d ready (pid %d)", msg.index, msg.pid)
+            self._send_orders(self.registry.on_worker_ready(msg.index, msg.generation))
+        elif isinstance(msg, C.Hello):
+            self.front_ids[ident] = msg.index
+            self.front_arenas[msg.index] = msg.arena
+            self._send(ident, C.TableUpdate(routing_table(self.registry)))
+        elif isinstance(msg, C.Serving):
+            self.fronts_serving.add(msg.front)
+        elif isinstance(msg, C.Loaded):
+            orders = self.registry.on_loaded(msg.worker, msg.instance, msg.ok, msg.signature, msg.error)
             self._send_orders(orders + self.registry.retire_superseded())
-        elif kind == P.UNLOADED:
-            self.registry.on_unloaded(msg["worker"], msg["inc"])
-        elif kind == P.RELOAD:
+        elif isinstance(msg, C.Unloaded):
+            self.registry.on_unloaded(msg.worker, msg.instance)
+        elif isinstance(msg, C.Reload):
             ticket = self.reloads.start(self.serving)
-            ticket.requesters.append((ident, msg["id"]))
+            ticket.requesters.append((ident, msg.id))
             self.reloads.waiting.append(ticket)
 
     def _publish(self) -> None:
         if self.registry.settled and self.registry.pipelines.settle(self.registry.models, self.registry.generation):
-            self.registry.generation += 1
+            self.registry.changed()
         if self.registry.generation == self.published_gen:
             return
         self.published_gen = self.registry.generation
-        table = routing_table(self.registry)
+        update = C.encode(C.TableUpdate(routing_table(self.registry)))  # encoded once for every front
         for ident in self.front_ids:
-            self._send(ident, {"t": P.TABLE, "table": table})
+            self.router.send_multipart([ident, update])
 
     def _answer_reloads(self) -> None:
         answers = self.reloads.settled(self.serving)
@@ -152,7 +150,7 @@ class Supervisor:
             return
         self._publish()  # the table goes out before the answers, on the same ordered channel
         for ident, rid, http, error in answers:
-            self._send(ident, {"t": P.RELOAD_RESULT, "id": rid, "http": http, "error": error})
+            self._send(ident, C.ReloadResult(rid, http, error))
 
     # ---- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -204,7 +202,7 @@ class Supervisor:
                 except zmq.Again:
                     break
                 try:
-                    self._on_message(ident, P.unpack(data))
+                    self._on_message(ident, C.decode(data))
                 except Exception:  # a malformed message from a child must not stop the supervisor
                     log.exception("bad control message")
 

@@ -145,25 +145,81 @@ class ModelConfig:
         """``batch_size`` or ``shape`` is ``auto``: forbidden for a model a pipeline uses."""
         return self.batch_size == "auto" or (self.shape is not None and self.shape.auto)
 
-    def load_options(self) -> dict[str, Any]:
-        """What a worker needs to read, reshape, compile and batch a version (msgpack-able)."""
+    def load_options(self) -> LoadOptions:
+        """What a worker needs to read, reshape, compile and batch a version."""
+        batching = {BATCHING_KEYS[k]: int(v) for k, v in self.plugin_config if k in BATCHING_KEYS}
+        return LoadOptions(
+            batch_size=self.batch_size,
+            shape=self.shape,
+            target_device=self.target_device,
+            plugin_config={k: v for k, v in self.plugin_config if k not in BATCHING_KEYS},
+            max_batch=batching.get("max_batch"),
+            batch_delay_us=batching.get("batch_delay_us"),
+            nireq=self.nireq,
+            layout=parse_layout(self.layout),
+        )
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """A model's options as a worker applies them to each version it loads (the ``Load``
+    message carries them): the reshape (``shape`` wins over ``batch_size``), the device and
+    its properties, ovserve's per-model batching (None: the worker's default), ``nireq`` and
+    the layouts by tensor name (``ALL_INPUTS``: every input of the layout's rank)."""
+
+    batch_size: Dim | str | None = None
+    shape: ShapeOption | None = None
+    target_device: str = "CPU"
+    plugin_config: dict[str, str] = field(default_factory=dict)
+    max_batch: int | None = None
+    batch_delay_us: int | None = None
+    nireq: int = 0
+    layout: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> list[Any]:
+        batch = list(self.batch_size) if isinstance(self.batch_size, tuple) else self.batch_size
         shape = None
         if self.shape is not None:
-            shape = {
-                "auto": self.shape.auto,
-                "all": [list(d) for d in self.shape.all_inputs] if self.shape.all_inputs is not None else None,
-                "per_input": {k: [list(d) for d in v] for k, v in self.shape.per_input},
-            }
-        batch = list(self.batch_size) if isinstance(self.batch_size, tuple) else self.batch_size
-        return {
-            "batch_size": batch,
-            "shape": shape,
-            "target_device": self.target_device,
-            "plugin_config": {k: v for k, v in self.plugin_config if k not in BATCHING_KEYS},
-            "batching": {BATCHING_KEYS[k]: int(v) for k, v in self.plugin_config if k in BATCHING_KEYS},
-            "nireq": self.nireq,
-            "layout": parse_layout(self.layout),
-        }
+            every = [list(d) for d in self.shape.all_inputs] if self.shape.all_inputs is not None else None
+            per_input = [[k, [list(d) for d in v]] for k, v in self.shape.per_input]
+            shape = [self.shape.auto, every, per_input]
+        return [
+            batch,
+            shape,
+            self.target_device,
+            self.plugin_config,
+            self.max_batch,
+            self.batch_delay_us,
+            self.nireq,
+            self.layout,
+        ]
+
+    @classmethod
+    def decode(cls, m: list[Any]) -> LoadOptions:
+        batch, shape, device, plugin, max_batch, delay, nireq, layout = m
+        option = None
+        if shape is not None:
+            auto, every, per_input = shape
+            option = ShapeOption(
+                bool(auto),
+                tuple(_dim(d) for d in every) if every is not None else None,
+                tuple((str(k), tuple(_dim(d) for d in v)) for k, v in per_input),
+            )
+        return cls(
+            _dim(batch) if isinstance(batch, list) else batch,
+            option,
+            str(device),
+            {str(k): str(v) for k, v in plugin.items()},
+            max_batch,
+            delay,
+            int(nireq),
+            {str(k): str(v) for k, v in layout.items()},
+        )
+
+
+def _dim(wire: list[int]) -> Dim:
+    lo, hi = wire
+    return (int(lo), int(hi))
 
 
 _LAYOUT = re.compile(r"[A-Za-z?.]+(:[A-Za-z?.]+)?")

@@ -10,8 +10,8 @@ Two planes, both msgpack:
   worker answers with frames of results. Not ZeroMQ: its I/O threads cost four thread wake-ups
   per round trip, 50 us of CPU per request on each side on a 2-vCPU VM against 19 us for a plain
   socket (bench/ipc_cost.py), and they were the top item of the front's profile;
-* control plane (everyone DEALER -> supervisor ROUTER, ZeroMQ): dict messages keyed by ``"t"``;
-  rare, and ZeroMQ's reconnects and identities are worth its cost there.
+* control plane (everyone DEALER -> supervisor ROUTER, ZeroMQ): the typed messages of
+  ``shared/control.py``; rare, and ZeroMQ's reconnects and identities are worth its cost there.
 """
 
 from __future__ import annotations
@@ -28,17 +28,8 @@ import msgpack
 # The messages themselves (Attach, InferRequest, InferResult) are typed in shared/messages.py;
 # this module frames them.
 
-# ---- control plane --------------------------------------------------------------------------
-HELLO = "hello"  # worker/front -> supervisor
-LOADED = "loaded"  # worker -> supervisor: result of a LOAD
-UNLOADED = "unloaded"  # worker -> supervisor
-LOAD = "load"  # supervisor -> worker
-UNLOAD = "unload"  # supervisor -> worker
-FORGET_ARENA = "forget_arena"  # supervisor -> worker: a front is gone, unmap its arena
-TABLE = "table"  # supervisor -> front: the routing table
-RELOAD = "reload"  # front -> supervisor: POST /v1/config/reload
-RELOAD_RESULT = "reload_result"  # supervisor -> front
-SERVING = "serving"  # front -> supervisor: accepting requests (after HELLO and the first table)
+# ---- control plane ----------------------------------------------------------------------------
+# The messages are typed in shared/control.py; they travel packed by ``pack``.
 
 
 def pack(message: Any) -> bytes:

@@ -121,7 +121,7 @@ def test_batching_options_are_checked() -> None:
 
     config = ModelConfig("m", "/m", plugin_config=parse_plugin_config({"OVSERVE_MAX_BATCH": 8, "NUM_STREAMS": 2}))
     options = config.load_options()
-    assert options["plugin_config"] == {"NUM_STREAMS": "2"} and options["batching"] == {"max_batch": 8}
+    assert options.plugin_config == {"NUM_STREAMS": "2"} and (options.max_batch, options.batch_delay_us) == (8, None)
     for bad in ({"OVSERVE_MAX_BATH": 8}, {"OVSERVE_MAX_BATCH": 0}, {"OVSERVE_BATCH_DELAY_US": "soon"}):
         with pytest.raises(ConfigError):
             parse_plugin_config(bad)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 from ovserve.frontend.pipeline.fuse import fuse
-from ovserve.frontend.pipeline.plan import PipelinePlan, PlanNode
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared.messages import REQUEST, Chain, ChainStep
+from ovserve.shared.pipeline_plan import PipelinePlan, PlanNode
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.shared.states import ErrorCode, State
 from ovserve.workers.chain import StepGone, run_chain

@@ -1,13 +1,18 @@
 import os
 from pathlib import Path
 
+from ovserve.shared.control import Unload
 from ovserve.shared.model_config import ModelConfig, VersionPolicy
 from ovserve.shared.states import ErrorCode, State
 
-from ovserve.registry import Registry
+from ovserve.registry import Order, Registry
 from ovserve.routing_table import routing_table
 
 SIG = [[], []]
+
+
+def kind(order: Order) -> str:
+    return order.message.KIND
 
 
 def make(tmp_path: Path, versions: list[int], **kw: object) -> ModelConfig:
@@ -47,26 +52,26 @@ def test_load_then_available(tmp_path: Path) -> None:
     reg.set_models([make(tmp_path, [1])])
     orders, changed, failed = reg.rescan()
     assert changed and not failed
-    assert sorted((o[0], o[1]) for o in orders) == [("load", 0), ("load", 1)]
+    assert sorted((kind(o), o.worker) for o in orders) == [("load", 0), ("load", 1)]
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
     reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
     assert not reg.settled
     reg.on_loaded(1, inc(reg, 1), True, SIG, "")
     assert reg.settled
-    assert routing_table(reg)["models"]["m"][0][4] == [0, 1]
+    assert routing_table(reg).models["m"][0].workers == (0, 1)
 
 
 def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
     make(tmp_path, [2])
     orders, changed, _ = reg.rescan()
-    assert changed and [o[0] for o in orders] == ["load"]
+    assert changed and [kind(o) for o in orders] == ["load"]
     assert states(reg)[1][0] == State.AVAILABLE  # still serving while 2 loads
     old = inc(reg, 1)
     assert reg.on_loaded(0, inc(reg, 2), True, SIG, "") == []
     unloads = reg.retire_superseded()
-    assert [o[0] for o in unloads] == ["unload"]
+    assert [kind(o) for o in unloads] == ["unload"]
     assert states(reg)[1][0] == State.UNLOADING
     reg.on_unloaded(0, old)
     assert states(reg) == {1: (State.END, ErrorCode.OK), 2: (State.AVAILABLE, ErrorCode.OK)}
@@ -94,26 +99,26 @@ def test_removed_directory_and_model(tmp_path: Path) -> None:
     reg.on_loaded(0, two, True, SIG, "")
     os.rmdir(tmp_path / "m" / "2")
     orders, changed, _ = reg.rescan()
-    assert changed and orders == [("unload", 0, {"name": "m", "version": 2, "inc": two})]
+    assert changed and orders == [Order(0, Unload("m", 2, two))]
     reg.on_unloaded(0, two)
     assert states(reg)[2] == (State.END, ErrorCode.OK)
     reg.set_models([])
     reg.on_unloaded(0, one)
     assert states(reg)[1] == (State.END, ErrorCode.OK)
-    assert "m" in routing_table(reg)["models"]  # a removed model stays listed
+    assert "m" in routing_table(reg).models  # a removed model stays listed
 
 
 def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
     first = inc(reg, 1)
     orders = reg.set_models([make(tmp_path, [1], nireq=4)])
-    assert [o[0] for o in orders] == ["load"]
-    new = orders[0][2]["inc"]
+    assert [kind(o) for o in orders] == ["load"]
+    new = orders[0].message.instance
     assert new != first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
-    assert routing_table(reg)["models"]["m"][0][5] == first  # the old instance serves meanwhile
+    assert routing_table(reg).models["m"][0].instance == first  # the old instance serves meanwhile
     swap = reg.on_loaded(0, new, True, SIG, "")
-    assert swap == [("unload", 0, {"name": "m", "version": 1, "inc": first})]
-    assert routing_table(reg)["models"]["m"][0][5] == new
+    assert swap == [Order(0, Unload("m", 1, first))]
+    assert routing_table(reg).models["m"][0].instance == new
     reg.on_unloaded(0, first)
     assert reg.settled and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
 
@@ -121,7 +126,7 @@ def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
 def test_changed_config_that_fails_keeps_old(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
     first = inc(reg, 1)
-    new = reg.set_models([make(tmp_path, [1], nireq=4)])[0][2]["inc"]
+    new = reg.set_models([make(tmp_path, [1], nireq=4)])[0].message.instance
     assert reg.on_loaded(0, new, False, None, "bad shape") == []
     assert inc(reg, 1) == first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
     assert reg.failed_loads([new]) == [("m", 1)]
@@ -132,7 +137,7 @@ def test_worker_lost_and_replayed(tmp_path: Path) -> None:
     reg.on_worker_lost(0)
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
     orders = reg.on_worker_ready(0, 2)
-    assert [o[:2] for o in orders] == [("load", 0)]
+    assert [(kind(o), o.worker) for o in orders] == [("load", 0)]
     reg.on_loaded(0, inc(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
 
@@ -156,11 +161,11 @@ def test_replicas_spread_models_over_workers(tmp_path: Path) -> None:
         configs.append(ModelConfig(name, str(tmp_path / name)))
     reg.set_models(configs)
     orders, _, _ = reg.rescan()
-    hosts = {o[2]["name"]: o[1] for o in orders}
+    hosts = {o.message.name: o.worker for o in orders}
     assert sorted(hosts.values()) == [0, 0, 1, 2] and len(orders) == 4  # one worker each, spread by load
-    table = routing_table(reg)["models"]
-    reg.on_loaded(hosts["a"], orders[0][2]["inc"], True, SIG, "")
-    assert routing_table(reg)["models"]["a"][0][4] == [hosts["a"]]  # the routing table says where it lives
+    table = routing_table(reg).models
+    reg.on_loaded(hosts["a"], orders[0].message.instance, True, SIG, "")
+    assert routing_table(reg).models["a"][0].workers == (hosts["a"],)  # the routing table says where it lives
     assert set(table) == {"a", "b", "c", "d"}
 
 

@@ -12,23 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
+from ovserve.shared.control import Load
 
 log = logging.getLogger("ovserve.worker")
 
 
 @dataclass(slots=True)
-class LoadOrder:
-    name: str
-    version: int
-    inc: int  # the instance (one loading of the version) this is
-    path: str
-    options: dict[str, Any]
-    slot: int = -1  # the version's metrics slot
-
-
-@dataclass(slots=True)
 class LoadResult:
-    order: LoadOrder
+    order: Load
     loaded: Any | None  # model_host.LoadedVersion; None: failed
     error: str = ""
 
@@ -42,14 +33,14 @@ class Loader:
         self.endpoint = f"inproc://wake-{index}"
         self.wake = ctx.socket(zmq.PAIR)  # the serving loop polls this
         self.wake.bind(self.endpoint)
-        self.orders: queue.Queue[LoadOrder | None] = queue.Queue()
+        self.orders: queue.Queue[Load | None] = queue.Queue()
         self.done: queue.Queue[LoadResult] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name="loader", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
-    def submit(self, order: LoadOrder) -> None:
+    def submit(self, order: Load) -> None:
         self.orders.put(order)
 
     def finished(self) -> list[LoadResult]:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import zmq
+from ovserve.shared import control as C
 from ovserve.shared import protocol as P
 from ovserve.shared.child_settings import WorkerSettings
 from ovserve.shared.errors import (
@@ -32,7 +33,7 @@ from ovserve.shared.shm import Segment
 from ovserve.workers.batcher import Job, Stats, batch_delay, group, merged_inputs, split_outputs
 from ovserve.workers.chain import StepGone, run_chain
 from ovserve.workers.connections import FrontConnections
-from ovserve.workers.loader import Loader, LoadOrder
+from ovserve.workers.loader import Loader
 from ovserve.workers.metrics import WorkerMetrics
 from ovserve.workers.tensors import input_array, result_message
 
@@ -74,33 +75,29 @@ class Worker:
     def _finish_loads(self) -> None:
         for result in self.loader.finished():
             order = result.order
-            message = {"t": P.LOADED, "worker": self.index, "inc": order.inc, "ok": result.loaded is not None}
             if result.loaded is not None:
                 result.loaded.slot = order.slot
                 result.loaded.label = f"{order.name} v{order.version}"
                 self.metrics.loaded(result.loaded)
-                self.versions[(order.name, order.version, order.inc)] = result.loaded
-                message["signature"] = result.loaded.signature.to_wire()
+                self.versions[(order.name, order.version, order.instance)] = result.loaded
+                message = C.Loaded(self.index, order.instance, True, result.loaded.signature.to_wire())
             else:
-                message["error"] = result.error
-            self.control.send(P.pack(message))
+                message = C.Loaded(self.index, order.instance, False, error=result.error)
+            self.control.send(C.encode(message))
 
     # ---- control ----------------------------------------------------------------------------
-    def _on_control(self, msg: dict[str, Any]) -> None:
-        kind = msg["t"]
-        if kind == P.LOAD:
-            self.loader.submit(
-                LoadOrder(msg["name"], msg["version"], msg["inc"], msg["path"], msg["options"], msg.get("slot", -1))
-            )
-        elif kind == P.UNLOAD:
-            key = (msg["name"], msg["version"], msg["inc"])
+    def _on_control(self, msg: C.ControlMessage) -> None:
+        if isinstance(msg, C.Load):
+            self.loader.submit(msg)
+        elif isinstance(msg, C.Unload):
+            key = (msg.name, msg.version, msg.instance)
             loaded = self.versions.pop(key, None)
             if loaded is None:
-                self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": key[2]}))
+                self.control.send(C.encode(C.Unloaded(self.index, msg.instance)))
             else:  # fronts stop routing here once the new table reaches them; serve stragglers
                 self.retiring[key] = (loaded, time.monotonic())
-        elif kind == P.FORGET_ARENA:
-            seg = self.arenas.pop(msg["arena"], None)
+        elif isinstance(msg, C.ForgetArena):
+            seg = self.arenas.pop(msg.arena, None)
             if seg is not None:
                 seg.close()
 
@@ -110,7 +107,7 @@ class Worker:
             if now - last_use >= RETIRE_GRACE_S:
                 del self.retiring[key]
                 self.metrics.loaded(loaded, -1)
-                self.control.send(P.pack({"t": P.UNLOADED, "worker": self.index, "inc": key[2]}))
+                self.control.send(C.encode(C.Unloaded(self.index, key[2])))
 
     # ---- data -------------------------------------------------------------------------------
     def _arena(self, name: str) -> Segment:
@@ -258,14 +255,7 @@ class Worker:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when we stop
         self.loader.start()
-        hello = {
-            "t": P.HELLO,
-            "role": "worker",
-            "worker": self.index,
-            "pid": os.getpid(),
-            "generation": self.generation,
-        }
-        self.control.send(P.pack(hello))
+        self.control.send(C.encode(C.Hello(C.WORKER, self.index, os.getpid(), self.generation)))
         poller = self.poller
         poller.register(self.control, zmq.POLLIN)
         poller.register(self.loader.wake, zmq.POLLIN)
@@ -275,7 +265,7 @@ class Worker:
                 self.conns.accept()
             if self.control in events:
                 while self.control.poll(0):
-                    self._on_control(P.unpack(self.control.recv()))
+                    self._on_control(C.decode(self.control.recv()))
             if self.retiring:
                 self._release_retired()
             if self.loader.wake in events:

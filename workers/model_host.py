@@ -6,15 +6,15 @@ multiprocessing start method: its telemetry forks).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import openvino as ov
 from openvino._pyopenvino import InferRequest as _BaseInferRequest
-from ovserve.shared.model_config import ALL_INPUTS
+from ovserve.shared.model_config import ALL_INPUTS, LoadOptions
 from ovserve.shared.repository import find_model_file
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.workers.tensor_mapping import (
@@ -52,28 +52,28 @@ def _dimension(d: list[int] | tuple[int, int]) -> ov.Dimension:
     return ov.Dimension(lo, hi)
 
 
-def _reshape(model: ov.Model, options: dict[str, Any]) -> None:
+def _reshape(model: ov.Model, options: LoadOptions) -> None:
     """Apply ``shape`` (wins) or ``batch_size`` as OVMS does; ``auto`` becomes dynamic dims."""
-    shape = options.get("shape")
-    batch = options.get("batch_size")
+    shape = options.shape
+    batch = options.batch_size
     new_shapes: dict[ov.Output, ov.PartialShape] = {}
     for port in model.inputs:
         current = port.get_partial_shape()
         if shape is not None:
-            if shape["auto"]:
+            if shape.auto:
                 log.warning("shape auto is deprecated: serving all dimensions as dynamic instead of reloading")
                 new_shapes[port] = ov.PartialShape([ov.Dimension(-1)] * current.rank.get_length())
                 continue
-            dims = shape["all"] if shape["all"] is not None else shape["per_input"].get(port.get_any_name())
+            dims = shape.all_inputs if shape.all_inputs is not None else dict(shape.per_input).get(port.get_any_name())
             if dims is not None:
                 new_shapes[port] = ov.PartialShape([_dimension(d) for d in dims])
         elif batch is not None and current.rank.is_static and current.rank.get_length() > 0:
             dims_list = list(current)
-            if batch == "auto":
+            if isinstance(batch, tuple):
+                dims_list[0] = _dimension(batch)
+            else:  # "auto"
                 log.warning("batch_size auto is deprecated: serving the batch dimension as dynamic")
                 dims_list[0] = ov.Dimension(-1)
-            else:
-                dims_list[0] = _dimension(batch)
             new_shapes[port] = ov.PartialShape(dims_list)
     if new_shapes:
         model.reshape(new_shapes)
@@ -109,11 +109,10 @@ def _set_layout(info: ov.preprocess.InputInfo | ov.preprocess.OutputInfo, text: 
         info.tensor().set_layout(ov.Layout(served))
 
 
-def compile_config(options: dict[str, Any], cpus: int) -> dict[str, str]:
+def compile_config(options: LoadOptions, cpus: int) -> dict[str, str]:
     """Plugin config with ovserve's defaults for a CPU worker pinned to ``cpus`` CPUs."""
-    config = {str(k): str(v) for k, v in options.get("plugin_config", {}).items()}
-    device = options.get("target_device", "CPU")
-    if device == "CPU":
+    config = dict(options.plugin_config)
+    if options.target_device == "CPU":
         if "PERFORMANCE_HINT" not in config and "NUM_STREAMS" not in config:
             config["NUM_STREAMS"] = "1"
         config.setdefault("INFERENCE_NUM_THREADS", str(cpus))
@@ -146,15 +145,14 @@ class LoadedVersion:
     label: str = ""  # "<model> v<version>", as the worker's statistics name it
 
 
-def load_version(core: ov.Core, version_dir: str, options: dict[str, Any], name: str = "") -> LoadedVersion:
+def load_version(core: ov.Core, version_dir: str, options: LoadOptions, name: str = "") -> LoadedVersion:
     model_file = find_model_file(version_dir)
     model = core.read_model(model_file)
     mapping = read_mapping(version_dir, name)
     options = _real_names(model, mapping, options)
     _reshape(model, options)
-    model = _apply_layout(model, options.get("layout") or {})
-    device = options.get("target_device", "CPU")
-    compiled = core.compile_model(model, device, compile_config(options, len(os.sched_getaffinity(0))))
+    model = _apply_layout(model, options.layout)
+    compiled = core.compile_model(model, options.target_device, compile_config(options, len(os.sched_getaffinity(0))))
     layouts = [_layout(p) for p in model.inputs]
     inputs = tuple(
         TensorSpec(
@@ -188,33 +186,28 @@ def load_version(core: ov.Core, version_dir: str, options: dict[str, Any], name:
         input_buffers=buffers,
         streams=_streams(compiled),
         string_outputs=frozenset(i for i, t in enumerate(outputs) if t.element_type == "string"),
-        max_batch=options.get("batching", {}).get("max_batch", 0),
-        batch_delay_s=_delay_s(options.get("batching", {})),
+        max_batch=options.max_batch or 0,
+        batch_delay_s=options.batch_delay_us / 1e6 if options.batch_delay_us is not None else None,
     )
 
 
-def _delay_s(batching: dict[str, int]) -> float | None:
-    delay = batching.get("batch_delay_us")
-    return delay / 1e6 if delay is not None else None
-
-
-def _real_names(model: ov.Model, mapping: TensorMapping, options: dict[str, Any]) -> dict[str, Any]:
+def _real_names(model: ov.Model, mapping: TensorMapping, options: LoadOptions) -> LoadOptions:
     """The config's per-tensor ``shape`` and ``layout`` keys are public names: turned into the
     model's own, with OVMS's errors for a mapped tensor's real name and for names the model does
     not have (with or without a mapping, as OVMS)."""
     inputs = {n for p in model.inputs for n in p.get_names()}
     outputs = {n for p in model.outputs for n in p.get_names()}
-    options = dict(options)
-    shape = options.get("shape")
-    if shape is not None and shape.get("per_input"):
-        per = shape["per_input"]
+    shape = options.shape
+    if shape is not None and shape.per_input:
+        per = dict(shape.per_input)
         names = mapping.real_names(list(per), inputs, set(), SHAPE_MAPPED_BUT_REAL_NAME, SHAPE_NOT_IN_MODEL)
-        options["shape"] = {**shape, "per_input": {names[k]: v for k, v in per.items()}}
-    layout = options.get("layout") or {}
+        real = tuple((names[k], v) for k, v in per.items())
+        options = dataclasses.replace(options, shape=dataclasses.replace(shape, per_input=real))
+    layout = options.layout
     named = [k for k in layout if k != ALL_INPUTS]
     if named:
         names = mapping.real_names(named, inputs, outputs, LAYOUT_MAPPED_BUT_REAL_NAME, LAYOUT_NOT_IN_MODEL)
-        options["layout"] = {names.get(k, k): v for k, v in layout.items()}
+        options = dataclasses.replace(options, layout={names.get(k, k): v for k, v in layout.items()})
     return options
 
 

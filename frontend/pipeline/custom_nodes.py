@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-from ovserve.frontend.pipeline.plan import PlanNode
 from ovserve.shared import errors as E
 from ovserve.shared.custom_node_abi import LibraryError, NodeLibrary, Params
 from ovserve.shared.errors import OvmsError
+from ovserve.shared.pipeline_plan import PlanNode
 from ovserve.shared.signature import Signature, dim_matches, numpy_dtype
 
 log = logging.getLogger("ovserve.front")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ovserve.frontend.pipeline.plan import PipelinePlan
 from ovserve.frontend.table import VersionEntry
 from ovserve.shared.messages import REQUEST, Chain, ChainStep, Source
 from ovserve.shared.pipeline_config import ENTRY
+from ovserve.shared.pipeline_plan import PipelinePlan
 from ovserve.shared.signature import Signature, TensorSpec, dim_matches
 
 

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import numpy as np
-from ovserve.frontend.pipeline.plan import PipelinePlan, PlanNode
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.pipeline_config import DEMULTIPLY_LIMIT, ENTRY
+from ovserve.shared.pipeline_plan import PipelinePlan, PlanNode
 from ovserve.shared.signature import UNDEFINED, Signature
 
 Tensors = list[tuple[str, np.ndarray]]

@@ -1,6 +1,7 @@
 """A validated DAG pipeline as a front runs it: its nodes in an order where each comes after
 its sources, each with its model (version 0: the default) or custom node library, its
-connections, and the outputs."""
+connections, and the outputs. The supervisor builds it (``ovserve.pipelines``) and sends it in
+the routing table; one encoder and one decoder."""
 
 from __future__ import annotations
 
@@ -24,6 +25,29 @@ class PlanNode:
     params: tuple[tuple[str, str], ...] = ()  # a custom node's params
     signature: Signature | None = None  # a custom node's, from its library's metadata calls
 
+    def encode(self) -> list[Any]:
+        custom: list[Any] = []
+        if self.library:
+            assert self.signature is not None  # a custom node's library was probed
+            custom = [self.library, [list(p) for p in self.params], self.signature.to_wire()]
+        inputs = [list(i) for i in self.inputs]
+        outputs = [list(o) for o in self.outputs]
+        return [self.name, self.model, self.version, inputs, outputs, list(self.level), self.gathers, custom]
+
+    @classmethod
+    def decode(cls, m: list[Any]) -> PlanNode:
+        name, model, version, inputs, outputs, level, gathers, custom = m
+        return cls(
+            name,
+            model,
+            int(version),
+            tuple((str(a), str(b), str(c)) for a, b, c in inputs),
+            tuple((str(a), str(b)) for a, b in outputs),
+            tuple(level),
+            bool(gathers),
+            *_custom(custom),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PipelinePlan:
@@ -38,28 +62,24 @@ class PipelinePlan:
         """A chain of model nodes only: one worker may run it whole (``pipeline.fuse``)."""
         return self.chain and all(not n.library for n in self.nodes)
 
+    def encode(self) -> dict[str, Any]:
+        return {
+            "nodes": [n.encode() for n in self.nodes],
+            "outputs": [list(o) for o in self.outputs],
+            "levels": {name: list(level) for name, level in self.levels.items()},
+            "counts": self.counts,
+        }
+
     @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> PipelinePlan:
-        nodes = tuple(
-            PlanNode(
-                name,
-                model,
-                int(version),
-                tuple(tuple(i) for i in inputs),
-                tuple(tuple(o) for o in outputs),
-                tuple(level),
-                bool(gathers),
-                *_custom(custom),
-            )
-            for name, model, version, inputs, outputs, level, gathers, custom in data["nodes"]
-        )
+    def decode(cls, data: dict[str, Any]) -> PipelinePlan:
+        nodes = tuple(PlanNode.decode(n) for n in data["nodes"])
         counts = {str(k): int(v) for k, v in data["counts"].items()}
-        outputs = tuple(tuple(o) for o in data["outputs"])
+        outputs = tuple((str(a), str(b), str(c)) for a, b, c in data["outputs"])
         levels = {str(k): tuple(v) for k, v in data["levels"].items()}
-        return cls(nodes, outputs, not counts and _is_chain(nodes), levels, counts)
+        return cls(nodes, outputs, not counts and is_chain(nodes), levels, counts)
 
 
-def _is_chain(nodes: tuple[PlanNode, ...]) -> bool:
+def is_chain(nodes: tuple[PlanNode, ...]) -> bool:
     return all(
         all(s in (ENTRY, nodes[i - 1].name if i else ENTRY) for _, s, _ in node.inputs) for i, node in enumerate(nodes)
     )
