@@ -14,7 +14,7 @@ from ovserve.shared.states import ErrorCode, State
 class Instance:
     """One loading of one version with one config, on the workers of its placement."""
 
-    inc: int
+    number: int  # the instance's number, unique in this server's life ('instance' on the wire)
     path: str
     options: LoadOptions
     signature: list[Any] | None = None

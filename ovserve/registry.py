@@ -1,10 +1,11 @@
 """The supervisor's record of every served model version: desired state, where it is loaded,
 and OVMS's lifecycle (START -> LOADING -> AVAILABLE -> UNLOADING -> END).
 
-Each loading of a version is an *instance* with its own number (``inc``), so that a version
-whose config changed is loaded again beside the one still serving, and swapped in only once it
-is AVAILABLE: a reload never makes a served version unavailable. Pure bookkeeping: methods
-return the orders to send to workers; the supervisor sends them.
+Each loading of a version is an *instance* with its own number (``Instance.number``, the
+``instance`` of the messages), so that a version whose config changed is loaded again beside the
+one still serving, and swapped in only once it is AVAILABLE: a reload never makes a served
+version unavailable. Pure bookkeeping: methods return the orders to send to workers; the
+supervisor sends them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Order(NamedTuple):
     message: Load | Unload
 
 
-_incs = itertools.count(1)
+_numbers = itertools.count(1)
 
 
 class Registry:
@@ -143,9 +144,9 @@ class Registry:
     # ---- transitions ------------------------------------------------------------------------
     def _new_instance(self, name: str, record: ModelRecord, v: VersionRecord) -> tuple[Instance, list[Order]]:
         path = record.found.get(v.version) or (v.current.path if v.current else "")
-        inst = Instance(next(_incs), path, record.config.load_options())
-        self._owners[inst.inc] = (name, v, inst)
-        self.load_log.append(inst.inc)
+        inst = Instance(next(_numbers), path, record.config.load_options())
+        self._owners[inst.number] = (name, v, inst)
+        self.load_log.append(inst.number)
         targets = [
             w
             for w in place(self.models, record.config.name, self.all_workers, self.replicas)
@@ -169,7 +170,7 @@ class Registry:
         return orders + loads
 
     def _load_message(self, name: str, version: int, inst: Instance) -> Load:
-        return Load(name, version, inst.inc, inst.path, inst.options, self.slots.of(name, version))
+        return Load(name, version, inst.number, inst.path, inst.options, self.slots.of(name, version))
 
     def _unload(self, name: str, v: VersionRecord, inst: Instance) -> list[Order]:
         """Move ``inst`` to the retiring list; loads still in flight are unloaded on report."""
@@ -177,7 +178,7 @@ class Registry:
         inst.loaded_on = set()
         v.retiring.append(inst)
         self.changed()
-        return [Order(w, Unload(name, v.version, inst.inc)) for w in inst.unloading_on]
+        return [Order(w, Unload(name, v.version, inst.number)) for w in inst.unloading_on]
 
     def _retire(self, name: str, v: VersionRecord) -> list[Order]:
         orders: list[Order] = []
@@ -196,8 +197,8 @@ class Registry:
             v.state = State.END
 
     # ---- reports from workers ---------------------------------------------------------------
-    def on_loaded(self, worker: int, inc: int, ok: bool, signature: Any, error: str) -> list[Order]:
-        owner = self._owners.get(inc)
+    def on_loaded(self, worker: int, instance: int, ok: bool, signature: Any, error: str) -> list[Order]:
+        owner = self._owners.get(instance)
         if owner is None:
             return []
         name, v, inst = owner
@@ -208,7 +209,7 @@ class Registry:
         if inst in v.retiring:  # retired while loading
             if ok:
                 inst.unloading_on.add(worker)
-                return [Order(worker, Unload(name, v.version, inc))]
+                return [Order(worker, Unload(name, v.version, instance))]
             self._settle(v)
             return []
         if ok:
@@ -237,8 +238,8 @@ class Registry:
                 v.replacement = None
         return orders
 
-    def on_unloaded(self, worker: int, inc: int) -> None:
-        owner = self._owners.get(inc)
+    def on_unloaded(self, worker: int, instance: int) -> None:
+        owner = self._owners.get(instance)
         if owner is None:
             return
         _, v, inst = owner
@@ -287,11 +288,11 @@ class Registry:
         self.changed()
 
     # ---- views ------------------------------------------------------------------------------
-    def failed_loads(self, incs: list[int]) -> list[tuple[str, int]]:
-        """Which of the instances ``incs`` failed to load on every worker."""
+    def failed_loads(self, instances: list[int]) -> list[tuple[str, int]]:
+        """Which of the instances ``instances`` failed to load on every worker."""
         out = []
-        for inc in incs:
-            owner = self._owners.get(inc)
+        for instance in instances:
+            owner = self._owners.get(instance)
             if owner is not None and owner[2].failed:
                 out.append((owner[0], owner[1].version))
         return out

@@ -21,7 +21,7 @@ def routing_table(registry: Registry) -> RoutingTableWire:
                     v.error,
                     cur.signature if cur else None,
                     tuple(sorted(cur.loaded_on)) if cur else (),
-                    cur.inc if cur else 0,
+                    cur.number if cur else 0,
                     registry.slots.of(name, v.version),
                 )
             )

@@ -25,10 +25,10 @@ def states(reg: Registry) -> dict[int, tuple[State, ErrorCode]]:
     return {n: (v.state, v.error) for n, v in reg.models["m"].versions.items()}
 
 
-def inc(reg: Registry, version: int) -> int:
+def instance(reg: Registry, version: int) -> int:
     v = reg.models["m"].versions[version]
     assert v.current is not None
-    return v.current.inc
+    return v.current.number
 
 
 def ready(reg: Registry, workers: int = 2) -> None:
@@ -42,7 +42,7 @@ def serving_v1(tmp_path: Path) -> Registry:
     ready(reg, 1)
     reg.set_models([make(tmp_path, [1])])
     reg.rescan()
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg.on_loaded(0, instance(reg, 1), True, SIG, "")
     return reg
 
 
@@ -54,10 +54,10 @@ def test_load_then_available(tmp_path: Path) -> None:
     assert changed and not failed
     assert sorted((kind(o), o.worker) for o in orders) == [("load", 0), ("load", 1)]
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg.on_loaded(0, instance(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
     assert not reg.settled
-    reg.on_loaded(1, inc(reg, 1), True, SIG, "")
+    reg.on_loaded(1, instance(reg, 1), True, SIG, "")
     assert reg.settled
     assert routing_table(reg).models["m"][0].workers == (0, 1)
 
@@ -68,8 +68,8 @@ def test_new_version_retires_old_only_after_available(tmp_path: Path) -> None:
     orders, changed, _ = reg.rescan()
     assert changed and [kind(o) for o in orders] == ["load"]
     assert states(reg)[1][0] == State.AVAILABLE  # still serving while 2 loads
-    old = inc(reg, 1)
-    assert reg.on_loaded(0, inc(reg, 2), True, SIG, "") == []
+    old = instance(reg, 1)
+    assert reg.on_loaded(0, instance(reg, 2), True, SIG, "") == []
     unloads = reg.retire_superseded()
     assert [kind(o) for o in unloads] == ["unload"]
     assert states(reg)[1][0] == State.UNLOADING
@@ -81,7 +81,7 @@ def test_failed_version_keeps_old_serving(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
     make(tmp_path, [2])
     reg.rescan()
-    bad = inc(reg, 2)
+    bad = instance(reg, 2)
     reg.on_loaded(0, bad, False, None, "broken")
     assert reg.retire_superseded() == []
     assert states(reg) == {1: (State.AVAILABLE, ErrorCode.OK), 2: (State.LOADING, ErrorCode.UNKNOWN)}
@@ -94,7 +94,7 @@ def test_removed_directory_and_model(tmp_path: Path) -> None:
     make(tmp_path, [1, 2])
     reg.set_models([ModelConfig("m", str(tmp_path / "m"), VersionPolicy("all"))])
     reg.rescan()
-    one, two = inc(reg, 1), inc(reg, 2)
+    one, two = instance(reg, 1), instance(reg, 2)
     reg.on_loaded(0, one, True, SIG, "")
     reg.on_loaded(0, two, True, SIG, "")
     os.rmdir(tmp_path / "m" / "2")
@@ -110,7 +110,7 @@ def test_removed_directory_and_model(tmp_path: Path) -> None:
 
 def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
-    first = inc(reg, 1)
+    first = instance(reg, 1)
     orders = reg.set_models([make(tmp_path, [1], nireq=4)])
     assert [kind(o) for o in orders] == ["load"]
     new = orders[0].message.instance
@@ -125,10 +125,10 @@ def test_changed_config_loads_beside_and_swaps(tmp_path: Path) -> None:
 
 def test_changed_config_that_fails_keeps_old(tmp_path: Path) -> None:
     reg = serving_v1(tmp_path)
-    first = inc(reg, 1)
+    first = instance(reg, 1)
     new = reg.set_models([make(tmp_path, [1], nireq=4)])[0].message.instance
     assert reg.on_loaded(0, new, False, None, "bad shape") == []
-    assert inc(reg, 1) == first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
+    assert instance(reg, 1) == first and states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
     assert reg.failed_loads([new]) == [("m", 1)]
 
 
@@ -138,7 +138,7 @@ def test_worker_lost_and_replayed(tmp_path: Path) -> None:
     assert states(reg)[1] == (State.LOADING, ErrorCode.OK)
     orders = reg.on_worker_ready(0, 2)
     assert [(kind(o), o.worker) for o in orders] == [("load", 0)]
-    reg.on_loaded(0, inc(reg, 1), True, SIG, "")
+    reg.on_loaded(0, instance(reg, 1), True, SIG, "")
     assert states(reg)[1] == (State.AVAILABLE, ErrorCode.OK)
 
 
