@@ -35,6 +35,9 @@ class Child:
     generation: int = 0
     failures: list[float] = field(default_factory=list)  # exit times of unexpected deaths
     next_start: float = 0.0
+    ident: bytes | None = None  # its control-channel identity once it said Hello; None: not connected
+    arena: str = ""  # a front's shared-memory arena (unlinked when the front is gone)
+    serving: bool = False  # a front that said it accepts requests
 
     def start(self) -> None:
         env = dict(os.environ)

@@ -41,10 +41,6 @@ class Supervisor:
         self.registry = Registry(list(range(settings.worker_processes)), settings.replicas)
         self.workers: list[Child] = []
         self.fronts: list[Child] = []
-        self.front_ids: dict[bytes, int] = {}
-        self.fronts_serving: set[int] = set()  # fronts that said they accept requests
-        self.front_arenas: dict[int, str] = {}
-        self.worker_ids: dict[int, bytes] = {}
         self.stop_requested = False
         self.reload_requested = False
         self.published_gen = -1
@@ -74,7 +70,7 @@ class Supervisor:
 
     def _send_orders(self, orders: list[Order]) -> None:
         for worker, message in orders:
-            ident = self.worker_ids.get(worker)
+            ident = self.workers[worker].ident
             if ident is None:
                 continue  # the worker is down; on_worker_ready replays its loads
             self._send(ident, message)
@@ -94,36 +90,34 @@ class Supervisor:
                 continue
             log.error("%s %d (pid %d) exited with status %s", child.role, child.index, child.proc.pid, code)
             child.proc = None
+            child.ident = None
             if child.role == "worker":
-                self.worker_ids.pop(child.index, None)
                 self.registry.on_worker_lost(child.index)
             else:
-                self._forget_front(child.index)
+                self._forget_arena(child)
             if child.record_death(now) and child.role == "worker":
                 self.registry.on_worker_failing(child.index)
 
-    def _forget_front(self, index: int) -> None:
-        for ident, i in list(self.front_ids.items()):
-            if i == index:
-                del self.front_ids[ident]
-        arena = self.front_arenas.pop(index, None)
+    def _forget_arena(self, front: Child) -> None:
+        arena, front.arena = front.arena, ""
         if arena:
             unlink_segment(arena)
-            for ident in self.worker_ids.values():
-                self._send(ident, C.ForgetArena(arena))
+            for worker in self.workers:
+                if worker.ident is not None:
+                    self._send(worker.ident, C.ForgetArena(arena))
 
     # ---- messages ---------------------------------------------------------------------------
     def _on_message(self, ident: bytes, msg: C.ControlMessage) -> None:
         if isinstance(msg, C.Hello) and msg.role == C.WORKER:
-            self.worker_ids[msg.index] = ident
+            self.workers[msg.index].ident = ident
             log.info("worker %d ready (pid %d)", msg.index, msg.pid)
             self._send_orders(self.registry.on_worker_ready(msg.index, msg.generation))
         elif isinstance(msg, C.Hello):
-            self.front_ids[ident] = msg.index
-            self.front_arenas[msg.index] = msg.arena
+            front = self.fronts[msg.index]
+            front.ident, front.arena = ident, msg.arena
             self._send(ident, C.TableUpdate(routing_table(self.registry)))
         elif isinstance(msg, C.Serving):
-            self.fronts_serving.add(msg.front)
+            self.fronts[msg.front].serving = True
         elif isinstance(msg, C.Loaded):
             orders = self.registry.on_loaded(msg.worker, msg.instance, msg.ok, msg.signature, msg.error)
             self._send_orders(orders + self.registry.retire_superseded())
@@ -141,8 +135,9 @@ class Supervisor:
             return
         self.published_gen = self.registry.generation
         update = C.encode(C.TableUpdate(routing_table(self.registry)))  # encoded once for every front
-        for ident in self.front_ids:
-            self.router.send_multipart([ident, update])
+        for front in self.fronts:
+            if front.ident is not None:
+                self.router.send_multipart([front.ident, update])
 
     def _answer_reloads(self) -> None:
         answers = self.reloads.settled(self.serving)
@@ -219,7 +214,7 @@ class Supervisor:
         return True
 
     def _wait_workers(self) -> bool:
-        if not self._pump_until(lambda: len(self.worker_ids) >= len(self.workers), 120):
+        if not self._pump_until(lambda: all(w.ident is not None for w in self.workers), 120):
             log.error("workers did not start")
             return False
         return True
@@ -245,7 +240,7 @@ class Supervisor:
         return True
 
     def _wait_fronts(self) -> None:
-        self._pump_until(lambda: len(self.fronts_serving) >= len(self.fronts), 30)
+        self._pump_until(lambda: all(f.serving for f in self.fronts), 30)
 
     def _loop(self) -> None:
         poll_every = self.settings.file_system_poll_wait_seconds
@@ -273,7 +268,8 @@ class Supervisor:
         if hasattr(self, "router"):
             self.router.close()
             self.ctx.term()
-        for name in self.front_arenas.values():
-            unlink_segment(name)
+        for front in self.fronts:
+            if front.arena:
+                unlink_segment(front.arena)
         remove_owned(self.pid)
         log.info("stopped; shared memory and sockets removed")
