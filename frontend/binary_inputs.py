@@ -39,7 +39,7 @@ def strings_2d(items: list[bytes]) -> np.ndarray:
     """``[N, longest + 1]`` U8, each row a string and zeros after it."""
     width = max((len(i) for i in items), default=0) + 1
     if len(items) * width > MAX_2D_STRING_BYTES:
-        raise OvmsError(E.INVALID_SHAPE, "strings over 1 GB in total")
+        raise OvmsError(E.INVALID_SHAPE, E.STRINGS_TOO_LARGE)
     matrix = np.zeros((len(items), width), dtype=np.uint8)
     for row, item in zip(matrix, items, strict=True):
         row[: len(item)] = np.frombuffer(item, dtype=np.uint8)

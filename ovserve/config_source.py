@@ -56,9 +56,9 @@ class ConfigSource:
                     continue
                 log.error("config file %s rejected: %s", self.path, exc)
                 self.failed = True
-                return ConfigRead(None, E.Status(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED.message))
+                return ConfigRead(None, E.answered_with(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED))
         self.digest = hashlib.md5(raw).digest()  # of what is applied
         self.failed = bool(parsed.problems)
         if parsed.problems:
-            return ConfigRead(parsed, E.Status(parsed.problems[0][0].http, E.CONFIG_RELOAD_FAILED.message))
+            return ConfigRead(parsed, E.answered_with(parsed.problems[0][0].http, E.CONFIG_RELOAD_FAILED))
         return ConfigRead(parsed)

@@ -47,7 +47,7 @@ class Reloads:
         self.send_orders(orders)
         ticket.changed = ticket.changed or changed
         if failed and ticket.error is None:
-            ticket.error = E.Status(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED.message)
+            ticket.error = E.answered_with(E.PATH_INVALID.http, E.MODEL_VERSIONS_RELOAD_FAILED)
         ticket.started = self.registry.load_log[first_load:]
         return ticket
 

@@ -144,7 +144,7 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
         c = item["config"]
         name = c["name"]
         if name in seen:
-            result.problems.append((E.Status(500, "Model with the same name already exists"), name))
+            result.problems.append((E.MODEL_NAME_DUPLICATE, name))
             continue
         seen.add(name)
         base = c.get("base_path")
@@ -160,7 +160,7 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
         try:
             model = build_model_config(name, path, c)
         except ConfigError as exc:
-            result.problems.append((E.Status(500, "Invalid model configuration"), f"model {name}: {exc}"))
+            result.problems.append((E.MODEL_CONFIG_INVALID, f"model {name}: {exc}"))
             result.skipped.add(name)
             continue
         result.models.append(model)

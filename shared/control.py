@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ovserve.shared.model_config import LoadOptions
 from ovserve.shared.protocol import pack, unpack
-from ovserve.shared.routing_rows import RoutingTableWire
+from ovserve.shared.routing_rows import RoutingTableWire, SignatureWire
 
 WORKER, FRONT = "worker", "front"
 
@@ -98,7 +98,7 @@ class Loaded:
     worker: int
     instance: int
     ok: bool
-    signature: dict[str, Any] | None = None
+    signature: SignatureWire | None = None
     error: str = ""
 
     def encode(self) -> list[Any]:

@@ -143,6 +143,9 @@ SERVER_NOT_READY = Status(503, "Server is not ready")
 CONFIG_FILE_TIMESTAMP_READING_FAILED = Status(500, "Config file not found or cannot open.")
 CONFIG_RELOAD_FAILED = Status(500, "Reloading config file failed. Check server logs for more info.")
 MODEL_VERSIONS_RELOAD_FAILED = Status(500, "Reloading models versions failed. Check server logs for more info.")
+# config.json entries rejected at load (logged; the reload answers CONFIG_RELOAD_FAILED)
+MODEL_NAME_DUPLICATE = Status(500, "Model with the same name already exists")
+MODEL_CONFIG_INVALID = Status(500, "Invalid model configuration")
 # ovserve's own conditions, which OVMS has no text for.
 REQUEST_TOO_LARGE = Status(413, "Request body is larger than the configured limit")
 TENSORS_TOO_LARGE = Status(413, "Request tensors are larger than the shared-memory arena (--shm_arena_mb)")
@@ -247,6 +250,19 @@ GRPC_UNMAPPED = ("UNKNOWN", "Unknown error")
 # a gRPC message that does not parse, as OVMS's C++ server answers it:
 # Status(INTERNAL, msg->InitializationErrorString()), which is empty for proto3 messages
 GRPC_UNPARSABLE = ("INTERNAL", "")
+
+
+def answered_with(http: int, status: Status) -> Status:
+    """``status``'s text with another HTTP code: OVMS answers a failed reload with the code of
+    what failed (an invalid file 412, a missing base path 400) and the reload's own text."""
+    return Status(http, status.message)
+
+
+# Details of statuses that ovserve words itself (OVMS's own fails differently or not at all).
+STRINGS_TOO_LARGE = "strings over 1 GB in total"
+BINARY_SHAPE_OVERFLOW = "Binary input shape dimensions overflow size_t"
+BYTES_PREFIX_TRUNCATED = "truncated length prefix of a BYTES element"
+BYTES_PAST_BUFFER = "BYTES element runs past the end of its buffer"
 
 
 def grpc_status(error: OvmsError) -> tuple[str, str]:

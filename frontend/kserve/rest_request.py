@@ -169,7 +169,7 @@ def _computed_size(shape: tuple[int, ...], datatype: str) -> int:
     itemsize = 1 if datatype == "BYTES" else _dtype(datatype).itemsize
     size = math.prod(shape) * itemsize
     if size > SIZE_MAX:
-        raise OvmsError(E.INVALID_CONTENT_SIZE, "Binary input shape dimensions overflow size_t")
+        raise OvmsError(E.INVALID_CONTENT_SIZE, E.BINARY_SHAPE_OVERFLOW)
     return size
 
 
@@ -192,10 +192,10 @@ def length_prefixed(raw: memoryview) -> list[bytes]:
     items, i, n = [], 0, len(raw)
     while i < n:
         if i + 4 > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, "truncated length prefix of a BYTES element")
+            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PREFIX_TRUNCATED)
         length = int.from_bytes(raw[i : i + 4], "little")
         if i + 4 + length > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, "BYTES element runs past the end of its buffer")
+            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PAST_BUFFER)
         items.append(bytes(raw[i + 4 : i + 4 + length]))
         i += 4 + length
     return items
