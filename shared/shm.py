@@ -17,6 +17,7 @@ import shutil
 import tempfile
 
 import numpy as np
+import numpy.typing as npt
 
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 PREFIX = "ovserve"
@@ -85,7 +86,7 @@ class Segment:
         self.committed = new
         return True
 
-    def view(self, offset: int, dtype: np.dtype | str, shape: tuple[int, ...] | list[int]) -> np.ndarray:
+    def view(self, offset: int, dtype: npt.DTypeLike, shape: tuple[int, ...] | list[int]) -> np.ndarray:
         """A zero-copy numpy view of ``shape`` items of ``dtype`` at ``offset``."""
         return np.ndarray(shape, dtype=dtype, buffer=self.buffer, offset=offset)
 

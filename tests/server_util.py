@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -33,7 +34,7 @@ def free_port() -> int:
 
 
 def wait_ok(
-    url: str, timeout: float, body: object = None, proc: subprocess.Popen | None = None, log_path: str = ""
+    url: str, timeout: float, body: Any = None, proc: subprocess.Popen | None = None, log_path: str = ""
 ) -> requests.Response:
     """The first 200 answer of ``url`` (GET, or POST of ``body`` as JSON), polled until
     ``timeout``; fails early when ``proc`` (the server being waited for) has exited, quoting

@@ -97,7 +97,8 @@ def test_shape_wins_over_batch() -> None:
     s = settings_from_args([*BASE, "--shape", "(1,3,200:500,-1)", "--batch_size", "2"])
     assert s is not None
     assert s.models[0].batch_size is None
-    assert s.models[0].shape.all_inputs == ((1, 1), (3, 3), (200, 500), (0, -1))
+    shape = s.models[0].shape
+    assert shape is not None and shape.all_inputs == ((1, 1), (3, 3), (200, 500), (0, -1))
 
 
 def test_cpu_sets() -> None:

@@ -1,6 +1,7 @@
 """The simdjson fast path either returns exactly what the exact path returns, or declines."""
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ Y = TensorSpec("y", "f64", ((0, -1), (0, -1)))
 PAD = " " * fast_decode.MIN_BODY_BYTES  # make bodies large enough for the fast path
 
 
-def fast(body: bytes, inputs: tuple[TensorSpec, ...]):
+def fast(body: bytes, inputs: tuple[TensorSpec, ...]) -> Any:
     info = scan(body)
     return fast_decode.decode(body, inputs, info.quotes, info.arrays)
 

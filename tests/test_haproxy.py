@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -34,7 +35,8 @@ class Load:
     """CLIENTS threads predicting through the balancer; every answer is kept with its time."""
 
     def __init__(self, url: str) -> None:
-        self.url, self.stop, self.results = url, threading.Event(), []  # (time, status or error)
+        self.url, self.stop = url, threading.Event()
+        self.results: list[tuple[float, Any]] = []  # (time, status or error)
         self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(CLIENTS)]
 
     def _client(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from typing import Any
 
 from ovserve.frontend.http.connection import MAX_HEAD
 from ovserve.shared import errors as E
@@ -22,7 +23,7 @@ def read_answers(s: socket.socket, count: int, timeout: float = 10.0) -> list[tu
     """``count`` answers read off the socket: (status, headers, body) each."""
     s.settimeout(timeout)
     data = b""
-    answers = []
+    answers: list[Any] = []
     while len(answers) < count:
         while b"\r\n\r\n" not in data:
             chunk = s.recv(65536)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from ovserve.shared.signature import Signature, TensorSpec
 SIG = Signature((TensorSpec("b", "f32", ((1, 1), (10, 10))),), (TensorSpec("a", "f32", ((1, 1), (10, 10))),))
 
 
-def parse(doc: object, binary: bytes = b"", length: int | None = None) -> object:
+def parse(doc: object, binary: bytes = b"", length: int | None = None) -> Any:
     text = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
     if binary and length is None:
         length = len(text)

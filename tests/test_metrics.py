@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import ovmsclient
@@ -70,7 +71,7 @@ def children(s: Server, module: str) -> list[psutil.Process]:
     return found
 
 
-def predict(s: Server, model: str = "dummy", body: object = BODY) -> int:
+def predict(s: Server, model: str = "dummy", body: Any = BODY) -> int:
     return requests.post(f"{s.url}/v1/models/{model}:predict", json=body, timeout=30).status_code
 
 

@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+from typing import Any
 
 from ovserve.shared.control import Unload
 from ovserve.shared.model_config import ModelConfig, VersionPolicy
@@ -8,7 +9,7 @@ from ovserve.shared.states import ErrorCode, State
 from ovserve.registry import Order, Registry
 from ovserve.routing_table import routing_table
 
-SIG = [[], []]
+SIG: list[Any] = [[], []]
 
 
 def kind(order: Order) -> str:
