@@ -38,6 +38,11 @@ if __name__ == "__main__":
     children = [multiprocessing.Process(target=run, args=(port,)) for _ in range(processes)]
     for child in children:
         child.start()
-    signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
+
+    def stop(*_: object) -> None:
+        for c in children:
+            c.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
     for child in children:
         child.join()

@@ -18,6 +18,8 @@ import socket
 import struct
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import zmq
 
@@ -57,11 +59,13 @@ def run(transport: str, depth: int, count: int, folder: str) -> tuple[float, flo
     if transport == "zmq":
         address = "ipc://" + os.path.join(folder, f"zmq-{depth}")
         ctx = zmq.Context()
-        client = ctx.socket(zmq.DEALER)
-        client.bind(address)
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.bind(address)
         peer = spawn.Process(target=_echo_zmq, args=(address, count))
         peer.start()
-        send, receive = client.send, client.recv
+        send: Callable[[bytes], Any] = dealer.send
+        receive: Callable[[], Any] = dealer.recv
+        close: Callable[[], Any] = dealer.close
     else:
         path = os.path.join(folder, f"unix-{depth}")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -74,6 +78,7 @@ def run(transport: str, depth: int, count: int, folder: str) -> tuple[float, flo
         framed = LENGTH.pack(len(message)) + message
         send = lambda _m: client.sendall(framed)  # noqa: E731
         receive = lambda: _recv_frame(client, buffer)  # noqa: E731
+        close = client.close
     time.sleep(0.5)
     started, cpu = time.perf_counter(), time.process_time()
     sent = received = 0
@@ -85,7 +90,7 @@ def run(transport: str, depth: int, count: int, folder: str) -> tuple[float, flo
         received += 1
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     peer.join()
-    client.close()
+    close()
     return count / wall, cpu / count * 1e6
 
 

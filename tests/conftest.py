@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def config_server(repo: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server in config mode hosting every test model, REST and gRPC."""
-    models = [{"config": {"name": n, "base_path": n}} for n in ["dummy", "dyn", "two", "scalar", "empty"]]
+    models: list[dict[str, Any]] = [
+        {"config": {"name": n, "base_path": n}} for n in ["dummy", "dyn", "two", "scalar", "empty"]
+    ]
     models.append({"config": {"name": "versioned", "base_path": "versioned", "model_version_policy": {"all": {}}}})
     models += [{"config": {"name": f"t_{t}", "base_path": f"t_{t}"}} for t in TYPED]
     config = os.path.join(repo, "config.json")

@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def infer(
     return requests.post(server.url + path, data=data, headers=headers or {}, timeout=30)
 
 
-def dummy_input(**fields: object) -> dict[str, object]:
+def dummy_input(**fields: object) -> dict[str, Any]:
     return {"inputs": [{"name": "b", "shape": [1, 10], "datatype": "FP32", **fields}]}
 
 
@@ -133,7 +134,7 @@ def test_infer_every_datatype_json_and_binary(config_server: Server, element: st
         name, out = "b", "a"
     else:
         x = (np.array([[True, False, True, False]]) if dtype == np.bool_ else np.array([[1, 2, 3, 4]])).astype(dtype)
-        expected = ~x if dtype == np.bool_ else x + x
+        expected = np.logical_not(x) if dtype == np.bool_ else x + x
         name, out = "x", "y"
     tensor = {"name": name, "shape": list(x.shape), "datatype": datatype}
     if element != "f16":  # FP16 has no JSON form

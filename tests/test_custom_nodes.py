@@ -152,7 +152,9 @@ def test_ovms_example_served_by_every_protocol(served: tuple[Server, Repo]) -> N
     r = predict(server, "custom", {"inputs": x})
     assert r.status_code == 200
     assert np.allclose(r.json()["outputs"], np.array(x) + 3.2 - 2.7, atol=1e-5)
-    body = {"inputs": [{"name": "pipeline_input", "shape": [1, 3], "datatype": "FP32", "data": [0, 1, 2]}]}
+    body: dict[str, Any] = {
+        "inputs": [{"name": "pipeline_input", "shape": [1, 3], "datatype": "FP32", "data": [0, 1, 2]}]
+    }
     kserve = requests.post(f"{server.url}/v2/models/custom/infer", json=body, timeout=10).json()
     assert kserve["model_name"] == "custom" and kserve["model_version"] == "1"
     assert np.allclose(kserve["outputs"][0]["data"], [0.5, 1.5, 2.5], atol=1e-5)

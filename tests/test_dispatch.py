@@ -101,7 +101,12 @@ def test_partial_sends_and_replies_by_id() -> None:
         dispatcher.workers.links[0].sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         writes: list[int] = []
         write = dispatcher.workers._write
-        dispatcher.workers._write = lambda index: (writes.append(index), write(index))  # type: ignore[method-assign]
+
+        def counted_write(index: int) -> None:
+            writes.append(index)
+            write(index)
+
+        dispatcher.workers._write = counted_write  # type: ignore[method-assign]
         outputs = await asyncio.gather(*(dispatcher.infer("m", ENTRY, _request(i)) for i in range(400)))
         assert writes  # the frame went out in parts, from the writer callback
         for i, result in enumerate(outputs):
@@ -127,7 +132,7 @@ def test_dropped_connection_fails_inflight_then_reconnects() -> None:
         assert failed and all(r.status is E.WORKER_UNAVAILABLE for r in failed)
         assert dispatcher.alloc.blocks_in_use == 0  # blocks of failed requests released
         again = asyncio.create_task(stand_in.serve())
-        for _ in range(50):  # the dispatcher reconnects while the table names the same generation
+        for _attempt in range(50):  # the dispatcher reconnects while the table names the same generation
             if 0 in dispatcher.workers.links:
                 break
             await asyncio.sleep(0.05)

@@ -92,7 +92,7 @@ def test_every_datatype_raw_and_typed(stub: pb_grpc.GRPCInferenceServiceStub, el
         expected = x + 1
     else:
         x = (np.array([[True, False, True, False]]) if dtype == np.bool_ else np.array([[1, 2, 3, 4]])).astype(dtype)
-        expected = ~x if dtype == np.bool_ else x + x
+        expected = np.logical_not(x) if dtype == np.bool_ else x + x
         name = "x"
     tensor = pb.ModelInferRequest.InferInputTensor(name=name, datatype=kserve_datatype(element), shape=x.shape)
     raw = pb.ModelInferRequest(model_name=model, inputs=[tensor], raw_input_contents=[x.tobytes()])
@@ -101,6 +101,7 @@ def test_every_datatype_raw_and_typed(stub: pb_grpc.GRPCInferenceServiceStub, el
     if dtype.itemsize == 8:
         field = {"i": "int64_contents", "u": "uint64_contents", "f": "fp64_contents"}[dtype.kind]
     if element != "f16":  # FP16 has no typed field: raw only
+        assert field is not None
         typed = pb.ModelInferRequest.InferInputTensor(name=name, datatype=kserve_datatype(element), shape=x.shape)
         getattr(typed.contents, field).extend(x.reshape(-1).tolist())
         requests.append(pb.ModelInferRequest(model_name=model, inputs=[typed]))
@@ -113,7 +114,7 @@ def test_every_datatype_raw_and_typed(stub: pb_grpc.GRPCInferenceServiceStub, el
 
 
 def _dummy(**fields: object) -> pb.ModelInferRequest.InferInputTensor:
-    return pb.ModelInferRequest.InferInputTensor(name="b", datatype="FP32", shape=[1, 10], **fields)  # type: ignore[arg-type]
+    return pb.ModelInferRequest.InferInputTensor(name="b", datatype="FP32", shape=[1, 10], **fields)
 
 
 @pytest.mark.parametrize(

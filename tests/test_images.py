@@ -11,6 +11,7 @@ import random
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -73,12 +74,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             modelgen.image(str(base / name), shape, element)
         else:
             modelgen.image(str(base / name), shape, element, layout=layout)
-    models = [{"config": {"name": n, "base_path": str(base / n)}} for n in MODELS]
+    models: list[dict[str, Any]] = [{"config": {"name": n, "base_path": str(base / n)}} for n in MODELS]
     modelgen.image(str(base / "served_nhwc"), [1, 3, 4, 6], "f32")  # an NCHW model served as NHWC
     modelgen.image(str(base / "mapped"), [1, 3, 4, 6], "f32")
     models.append({"config": {"name": "served_nhwc", "base_path": str(base / "served_nhwc"), "layout": "NHWC:NCHW"}})
-    layout = {"image": "NHWC:NCHW", "copy": "NHWC:NCHW"}  # outputs too
-    models.append({"config": {"name": "mapped", "base_path": str(base / "mapped"), "layout": layout}})
+    layouts = {"image": "NHWC:NCHW", "copy": "NHWC:NCHW"}  # outputs too
+    models.append({"config": {"name": "mapped", "base_path": str(base / "mapped"), "layout": layouts}})
     config = {"model_config_list": models}
     (base / "config.json").write_text(json.dumps(config))
     log = str(tmp_path_factory.mktemp("logs") / "images.log")
@@ -91,7 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         s.stop()
 
 
-def tfs(s: Server, model: str, body: object) -> requests.Response:
+def tfs(s: Server, model: str, body: Any) -> requests.Response:
     return requests.post(f"{s.url}/v1/models/{model}:predict", json=body, timeout=60)
 
 

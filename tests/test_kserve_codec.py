@@ -33,7 +33,7 @@ def err(doc: object, binary: bytes = b"", length: int | None = None) -> str:
     return f"{info.value.http} {info.value.message}"
 
 
-def tensor(**fields: object) -> dict[str, object]:
+def tensor(**fields: object) -> dict[str, Any]:
     return {"inputs": [{"name": "b", "shape": [1, 10], "datatype": "FP32", **fields}]}
 
 
@@ -253,7 +253,10 @@ def test_data_text_types() -> None:
 
 
 def test_infer_response_layout() -> None:
-    outputs = [("o1", np.array([[[5.0, 10.0, -3.0, 2.5]]], np.float32)), ("o2", np.array([5, -2], np.int8))]
+    outputs: list[tuple[str, np.ndarray]] = [
+        ("o1", np.array([[[5.0, 10.0, -3.0, 2.5]]], np.float32)),
+        ("o2", np.array([5, -2], np.int8)),
+    ]
     text, tails = encode_infer("model", 1, "id", outputs, {"o2"})
     assert text.decode() == (
         "{\n"

@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import ovmsclient
@@ -37,7 +38,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         json.dump({"inputs": {"b": "input"}, "extra": {}}, f)  # breaks the schema: ignored
     shutil.copytree(os.path.join(base, "two"), os.path.join(base, "shaped_real"))
     shutil.copytree(os.path.join(base, "two"), os.path.join(base, "shaped_public"))
-    models = [{"config": {"name": n, "base_path": n}} for n in ("two", "dummy", "broken")]
+    models: list[dict[str, Any]] = [{"config": {"name": n, "base_path": n}} for n in ("two", "dummy", "broken")]
     models.append({"config": {"name": "shaped_real", "base_path": "shaped_real", "shape": {"a": "(4,3)"}}})
     models.append({"config": {"name": "shaped_public", "base_path": "shaped_public", "shape": {"alpha": "(4,3)"}}})
     config = os.path.join(base, "config.json")
@@ -62,21 +63,21 @@ def test_metadata_shows_public_names(mapped: Server) -> None:
 
 
 def test_predict_with_public_names(mapped: Server) -> None:
-    column = {"inputs": {"alpha": [[1.0, 2.0, 3.0]], "b": [[1, 2]]}}
+    column: dict[str, Any] = {"inputs": {"alpha": [[1.0, 2.0, 3.0]], "b": [[1, 2]]}}
     r = requests.post(mapped.url + "/v1/models/two:predict", json=column, timeout=10)
     assert r.status_code == 200, r.text
     assert r.json() == {"outputs": {"total": [[2.0, 4.0, 6.0]], "neg": [[-1, -2]]}}
-    row = {"instances": [{"alpha": [1.0, 1.0, 1.0], "b": [3, 4]}]}
+    row: dict[str, Any] = {"instances": [{"alpha": [1.0, 1.0, 1.0], "b": [3, 4]}]}
     r = requests.post(mapped.url + "/v1/models/two:predict", json=row, timeout=10)
     assert r.json() == {"predictions": [{"total": [2.0, 2.0, 2.0], "neg": [-3, -4]}]}
-    real = {"inputs": {"a": [[1.0, 2.0, 3.0]], "b": [[1, 2]]}}  # the real name is not accepted
+    real: dict[str, Any] = {"inputs": {"a": [[1.0, 2.0, 3.0]], "b": [[1, 2]]}}  # the real name is not accepted
     r = requests.post(mapped.url + "/v1/models/two:predict", json=real, timeout=10)
     assert r.status_code == 400 and "error" in r.json()
     single = requests.post(mapped.url + "/v1/models/dummy:predict", json={"instances": [[1.0] * 10]}, timeout=10)
     assert single.json() == {"predictions": [[2.0] * 10]}
     named = requests.post(mapped.url + "/v1/models/dummy:predict", json={"inputs": {"input": [[1.0] * 10]}}, timeout=10)
     assert named.json() == {"outputs": [[2.0] * 10]}  # one output: unnamed, as for any model
-    kserve = {
+    kserve: dict[str, Any] = {
         "inputs": [
             {"name": "alpha", "shape": [1, 3], "datatype": "FP32", "data": [1.0, 2.0, 3.0]},
             {"name": "b", "shape": [1, 2], "datatype": "INT32", "data": [5, 6]},

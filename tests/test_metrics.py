@@ -28,7 +28,7 @@ from tests.server_util import Server, free_port
 ALL = [f.name for f in L.MODEL_FAMILIES]
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 BODY = {"instances": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}
-V2_BODY = {"inputs": [{"name": "b", "shape": [1, 10], "datatype": "FP32", "data": list(range(10))}]}
+V2_BODY: dict[str, Any] = {"inputs": [{"name": "b", "shape": [1, 10], "datatype": "FP32", "data": list(range(10))}]}
 TFS, KS = "TensorFlowServing", "KServe"
 
 

@@ -173,10 +173,10 @@ def test_predict_rest(served: tuple[Server, Repo]) -> None:
         server.url + "/v1/models/chain/versions/3:predict", json={"inputs": [[0.5] * 10]}, timeout=10
     )
     assert column.json() == {"outputs": [[2.5] * 10]}
-    fan = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
+    fan: dict[str, Any] = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
     r = requests.post(server.url + "/v1/models/fan:predict", json=fan, timeout=10)
     assert r.json() == {"outputs": {"total": [[4.0, 8.0, 12.0]], "back": [[4, 5]], "double": [[2.0, 4.0, 6.0]]}}
-    kserve = {
+    kserve: dict[str, Any] = {
         "inputs": [
             {"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 1, 1, 2, 2, 2]},
             {"name": "y", "shape": [2, 2], "datatype": "INT32", "data": [1, 2, 3, 4]},
@@ -195,7 +195,7 @@ def test_chains_whole_in_a_worker_or_node_by_node(served: tuple[Server, Repo]) -
     server, _ = served
     r = requests.post(server.url + "/v1/models/chain_mid:predict", json={"inputs": [[0.5] * 10]}, timeout=10)
     assert r.json() == {"outputs": {"out": [[2.5] * 10], "mid": [[1.5] * 10], "echo": [[0.5] * 10]}}
-    body = {"inputs": {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "y": [[1, 2], [3, 4]]}}
+    body: dict[str, Any] = {"inputs": {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "y": [[1, 2], [3, 4]]}}
     r = requests.post(server.url + "/v1/models/dyn_chain:predict", json=body, timeout=10)
     # two: sum = a * 2, neg = -b; twice: a * 4 and b
     assert r.json() == {"outputs": {"s": [[4.0, 8.0, 12.0], [16.0, 20.0, 24.0]], "n": [[1, 2], [3, 4]]}}
@@ -251,7 +251,7 @@ def test_metrics_count_pipeline_requests(served: tuple[Server, Repo]) -> None:
 
     before = value()
     for _ in range(3):
-        body = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
+        body: dict[str, Any] = {"inputs": {"x": [[1.0, 2.0, 3.0]], "y": [[4, 5]]}}
         assert requests.post(server.url + "/v1/models/fan:predict", json=body, timeout=10).status_code == 200
     assert value() == before + 3
     text = requests.get(server.url + "/metrics", timeout=10).text

@@ -9,6 +9,7 @@ def test_allocator_reuses_and_coalesces() -> None:
     x = a.alloc(100)
     y = a.alloc(100)
     z = a.alloc(100)
+    assert x is not None and y is not None and z is not None
     assert (x, y, z) == (0, 128, 256)
     assert x % ALIGN == 0 and a.blocks_in_use == 3
     a.release(y)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import ovmsclient
@@ -39,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         s.stop()
 
 
-def post(s: Server, path: str, body: object) -> requests.Response:
+def post(s: Server, path: str, body: Any) -> requests.Response:
     return requests.post(s.url + path, json=body, timeout=30)
 
 
@@ -93,7 +94,7 @@ def test_grpc_clients(server: Server) -> None:
 
 def test_many_and_large_strings_round_trip(server: Server) -> None:
     items = [bytes([i % 251]) * (i * 37 % 1000) for i in range(2000)]  # beyond the output reservation
-    body = {"inputs": [{"name": "text", "shape": [len(items)], "datatype": "BYTES", "parameters": {}}]}
+    body: dict[str, Any] = {"inputs": [{"name": "text", "shape": [len(items)], "datatype": "BYTES", "parameters": {}}]}
     raw = b"".join(struct.pack("<I", len(i)) + i for i in items)
     body["inputs"][0]["parameters"]["binary_data_size"] = len(raw)
     head = json.dumps(body).encode()
