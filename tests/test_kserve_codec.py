@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ovserve.frontend.kserve.rest_request import header_length, length_prefixed, parse_infer
+from ovserve.frontend.kserve.model import length_prefixed
+from ovserve.frontend.kserve.rest_request import header_length, parse_infer
 from ovserve.frontend.kserve.rest_response import data_text, double_text, encode_infer
 from ovserve.frontend.validation import KSERVE, Declared, validate
 from ovserve.shared import errors as E

@@ -14,9 +14,16 @@ from ovserve.frontend.dataplane import DataPlane, DecodedTensors
 from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2 as pb
 from ovserve.frontend.grpc_api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from ovserve.frontend.grpc_api.served import served
-from ovserve.frontend.kserve.model import described, is_ready, precheck, raw_contents, versions_listed
-from ovserve.frontend.kserve.rest_request import length_prefixed
-from ovserve.frontend.kserve.rest_response import SERVER_NAME, SERVER_VERSION
+from ovserve.frontend.kserve.model import (
+    SERVER_NAME,
+    SERVER_VERSION,
+    described,
+    is_ready,
+    length_prefixed,
+    precheck,
+    raw_contents,
+    versions_listed,
+)
 from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.validation import KSERVE, Declared
 from ovserve.shared import errors as E

@@ -1,5 +1,6 @@
-"""What both KServe v2 adapters (REST and gRPC) ask of a model, with OVMS's answers: the version
-that ready and metadata describe, and the checks before validation."""
+"""What both KServe v2 transports (REST and gRPC) share, with OVMS's answers: the server's name
+and version, the version that ready and metadata describe, the checks before validation, and
+BYTES tensors as length-prefixed items (the binary extension, ``raw_*_contents``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
 from ovserve.shared.signature import Signature
 from ovserve.shared.states import State
+
+SERVER_NAME = "OpenVINO Model Server"
+SERVER_VERSION = "2026.2.0"  # the OVMS release whose API ovserve serves
 
 
 def described(dp: DataPlane, name: str, version: int) -> VersionEntry:
@@ -56,3 +60,17 @@ def raw_contents(array: np.ndarray) -> bytes:
     if array.dtype != object:
         return array.tobytes()
     return b"".join(len(i).to_bytes(4, "little") + i for i in array.reshape(-1).tolist())
+
+
+def length_prefixed(raw: memoryview) -> list[bytes]:
+    """BYTES elements of the binary extension: each a 4-byte little-endian length, then the bytes."""
+    items, i, n = [], 0, len(raw)
+    while i < n:
+        if i + 4 > n:
+            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PREFIX_TRUNCATED)
+        length = int.from_bytes(raw[i : i + 4], "little")
+        if i + 4 + length > n:
+            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PAST_BUFFER)
+        items.append(bytes(raw[i + 4 : i + 4 + length]))
+        i += 4 + length
+    return items

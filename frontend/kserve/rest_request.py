@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from ovserve.frontend.http.reply import Headers
 from ovserve.frontend.json_body import load_json, scan
-from ovserve.frontend.kserve.model import precheck
+from ovserve.frontend.kserve.model import length_prefixed, precheck
 from ovserve.frontend.validation import Declared
 from ovserve.shared import errors as E
 from ovserve.shared.errors import OvmsError
@@ -185,20 +185,6 @@ def _binary(
         return np.array(items, dtype=object), Declared(shape)  # values counted, as OVMS counts strings
     usable = size - size % dtype.itemsize  # a ragged tail fails the size check against the shape
     return np.frombuffer(raw[:usable], dtype=dtype), Declared(shape, raw_bytes=size)
-
-
-def length_prefixed(raw: memoryview) -> list[bytes]:
-    """BYTES elements of the binary extension: each a 4-byte little-endian length, then the bytes."""
-    items, i, n = [], 0, len(raw)
-    while i < n:
-        if i + 4 > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PREFIX_TRUNCATED)
-        length = int.from_bytes(raw[i : i + 4], "little")
-        if i + 4 + length > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PAST_BUFFER)
-        items.append(bytes(raw[i + 4 : i + 4 + length]))
-        i += 4 + length
-    return items
 
 
 def _flatten(value: Any, out: list[Any]) -> None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
-from ovserve.frontend.kserve.model import raw_contents
+from ovserve.frontend.kserve.model import SERVER_NAME, SERVER_VERSION, raw_contents
 from ovserve.shared.signature import Signature, TensorSpec, dim_metadata, kserve_datatype, kserve_of_numpy
 
-SERVER_NAME = "OpenVINO Model Server"
-SERVER_VERSION = "2026.2.0"  # the OVMS release whose API ovserve serves
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _NAN_TOKENS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
