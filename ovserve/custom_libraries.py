@@ -5,13 +5,13 @@ by path, file identity and params, so revalidating pipelines does not reopen the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 
+from ovserve.probe_messages import Params, ProbeAnswer, ProbeRequest
 from ovserve.shared import errors as E
 from ovserve.shared.errors import Status
 from ovserve.shared.pipeline_config import CUSTOM, PipelineConfig
@@ -19,7 +19,6 @@ from ovserve.shared.signature import Signature
 
 log = logging.getLogger("ovserve.registry")
 PROBE_TIMEOUT_S = 30.0
-Params = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,12 @@ def _identity(path: str) -> tuple[int, int, int]:
 
 
 def _run_probe(path: str, params: list[Params]) -> list[NodeProbe]:
-    request = json.dumps({"path": path, "params": [list(p) for p in params]})
+    request = ProbeRequest(path, tuple(params)).encode()
     opened = NodeProbe(None)  # the library did not open: the pipeline refers to an invalid library
     try:
         done = subprocess.run(
             [sys.executable, "-m", "ovserve.custom_node_probe"],
-            input=request.encode(),
+            input=request,
             capture_output=True,
             timeout=PROBE_TIMEOUT_S,
             check=False,
@@ -94,14 +93,15 @@ def _run_probe(path: str, params: list[Params]) -> list[NodeProbe]:
     if done.returncode != 0:
         log.error("Custom node library %s: its probe died (exit %d)", path, done.returncode)
         return [NodeProbe(None, E.NODE_LIBRARY_INITIALIZE_FAILED, f"Library {path} crashed")] * len(params)
-    answer = json.loads(done.stdout)
-    if answer["error"] is not None:
-        log.error("%s", answer["error"][1])
+    answer = ProbeAnswer.decode(done.stdout)
+    if answer.failure is not None:
+        log.error("%s", answer.failure[1])
         return [opened] * len(params)
     out = []
-    for node in answer["nodes"]:
-        if node["error"] is not None:
-            out.append(NodeProbe(None, E.BY_NAME[node["error"][0]], node["error"][1]))
+    for node in answer.nodes:
+        if node.failure is not None:
+            out.append(NodeProbe(None, E.BY_NAME[node.failure[0]], node.failure[1]))
         else:
-            out.append(NodeProbe(Signature.from_wire(node["signature"])))
+            assert node.signature is not None
+            out.append(NodeProbe(Signature.from_wire(node.signature)))
     return out

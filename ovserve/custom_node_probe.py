@@ -3,48 +3,45 @@ calls ``initialize``, ``getInputsInfo``, ``getOutputsInfo`` and ``deinitialize``
 supervisor validates pipelines with. A library is foreign C code; run here, a crash or a hang
 in it costs this process, not the supervisor.
 
-stdin: JSON ``{"path": ..., "params": [[[key, value], ...], ...]}``; stdout: JSON
-``{"error": [status, log line] | null, "nodes": [{"error": ..., "signature": ...}, ...]}``."""
+stdin: a ``ProbeRequest``; stdout: a ``ProbeAnswer`` (``probe_messages``)."""
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
+from ovserve.probe_messages import NodeFinding, ProbeAnswer, ProbeRequest
 from ovserve.shared.custom_node_abi import LibraryError, NodeLibrary, Params
 from ovserve.shared.errors import NAME_OF
 from ovserve.shared.signature import Signature
 
 
-def _node(library: NodeLibrary, params: Params) -> dict[str, Any]:
+def _node(library: NodeLibrary, params: Params) -> NodeFinding:
     try:
         manager = library.initialize(params)
     except LibraryError as exc:
-        return {"error": [NAME_OF[exc.status], str(exc)], "signature": None}
+        return NodeFinding(failure=(NAME_OF[exc.status], str(exc)))
     try:
         signature = Signature(
             library.tensors_info("inputs", params, manager), library.tensors_info("outputs", params, manager)
         )
-        return {"error": None, "signature": signature.to_wire()}
+        return NodeFinding(signature.to_wire())
     except LibraryError as exc:
-        return {"error": [NAME_OF[exc.status], str(exc)], "signature": None}
+        return NodeFinding(failure=(NAME_OF[exc.status], str(exc)))
     finally:
         library.deinitialize(manager)
 
 
-def probe(request: dict[str, Any]) -> dict[str, Any]:
+def probe(request: ProbeRequest) -> ProbeAnswer:
     try:
-        library = NodeLibrary(request["path"])
+        library = NodeLibrary(request.path)
     except LibraryError as exc:
-        return {"error": [NAME_OF[exc.status], str(exc)], "nodes": []}
-    nodes = [_node(library, Params(tuple((k, v) for k, v in params))) for params in request["params"]]
-    return {"error": None, "nodes": nodes}
+        return ProbeAnswer((NAME_OF[exc.status], str(exc)))
+    return ProbeAnswer(None, tuple(_node(library, Params(params)) for params in request.params))
 
 
 def main() -> int:
-    answer = probe(json.loads(sys.stdin.read()))
-    sys.stdout.write(json.dumps(answer))
+    answer = probe(ProbeRequest.decode(sys.stdin.buffer.read()))
+    sys.stdout.buffer.write(answer.encode())
     return 0
 
 

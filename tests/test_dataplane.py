@@ -210,13 +210,14 @@ def test_custom_nodes_run_check_and_retire(tmp_path: Any, capfd: pytest.CaptureF
     from ovserve.frontend.pipeline.custom_nodes import CustomNodes
 
     from ovserve.custom_node_probe import probe
+    from ovserve.probe_messages import ProbeAnswer, ProbeRequest
     from tests.test_custom_nodes import compile_library
 
     library = compile_library(str(tmp_path / "lib_add_sub.so"))
     params = (("add_value", "2"), ("sub_value", "0.5"))
-    found = probe({"path": library, "params": [list(params)]})
-    assert found["error"] is None and found["nodes"][0]["error"] is None
-    signature = Signature.from_wire(found["nodes"][0]["signature"])
+    found = ProbeAnswer.decode(probe(ProbeRequest.decode(ProbeRequest(library, (params,)).encode())).encode())
+    assert found.failure is None and found.nodes[0].failure is None and found.nodes[0].signature is not None
+    signature = Signature.from_wire(found.nodes[0].signature)
     node = PlanNode(
         "n",
         "",
