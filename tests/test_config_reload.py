@@ -94,23 +94,28 @@ def test_reload_without_change_is_200(server: Server) -> None:
 
 
 def test_new_version_then_model_added_and_removed(server: Server, repo: Repo) -> None:
-    modelgen.dummy(str(repo.root / "a"), version=2, add=2.0)
+    modelgen.dummy(str(repo.root / "grow"), version=1)  # a model of its own: the module's tests run in any order
+    grow = {"name": "grow", "base_path": "grow"}
+    repo.write([{"name": "a", "base_path": "a"}, grow])
+    assert reload(server).status_code == 201
+    modelgen.dummy(str(repo.root / "grow"), version=2, add=2.0)
     r = reload(server)
     assert r.status_code == 201
-    assert status(server)["a"] == [("1", "END", "OK"), ("2", "AVAILABLE", "OK")]
-    assert predict(server, "a", 0).json() == {"outputs": [[2.0] * 10]}
+    assert status(server)["grow"] == [("1", "END", "OK"), ("2", "AVAILABLE", "OK")]
+    assert predict(server, "grow", 0).json() == {"outputs": [[2.0] * 10]}
     assert reload(server).status_code == 200  # nothing changed since
 
-    repo.write([{"name": "a", "base_path": "a"}, {"name": "b", "base_path": str(repo.root / "b")}])
+    repo.write([{"name": "a", "base_path": "a"}, grow, {"name": "b", "base_path": str(repo.root / "b")}])
     assert reload(server).status_code == 201
     assert status(server)["b"] == [("1", "AVAILABLE", "OK")]
     assert predict(server, "b", 1).json() == {"outputs": [[11.0] * 10]}
 
-    repo.write([{"name": "a", "base_path": "a"}])
+    repo.write([{"name": "a", "base_path": "a"}, grow])
     assert reload(server).status_code == 201
     assert status(server)["b"] == [("1", "END", "OK")]  # a removed model stays listed
     r = predict(server, "b", 1)
     assert (r.status_code, r.json()) == (404, {"error": "Model with requested version is retired"})
+    back_to_a_only(server, repo)
 
 
 @pytest.mark.parametrize(
@@ -172,19 +177,22 @@ def test_empty_model_directory(server: Server, repo: Repo) -> None:
 
 
 def test_concurrent_reloads_get_the_same_answer(server: Server, repo: Repo) -> None:
-    modelgen.dummy(str(repo.root / "a"), version=3, add=3.0)
+    new = int(status(server)["a"][-1][0]) + 1  # a version no test has made yet
+    modelgen.dummy(str(repo.root / "a"), version=new, add=float(new))
     with ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(lambda _: reload(server), range(10)))
     assert {a.text for a in answers} == {answers[0].text}
     assert all(a.status_code in (200, 201) for a in answers) and any(a.status_code == 201 for a in answers)
-    assert status(server)["a"][-1] == ("3", "AVAILABLE", "OK")
+    assert status(server)["a"][-1] == (str(new), "AVAILABLE", "OK")
 
 
 def test_changed_model_config_reloads_its_versions(server: Server, repo: Repo) -> None:
+    latest = status(server)["a"][-1][0]  # version v of "a" adds v, whichever tests made it
     repo.write([{"name": "a", "base_path": "a", "plugin_config": {"NUM_STREAMS": "1"}}])
     assert reload(server).status_code == 201
-    assert status(server)["a"][-1] == ("3", "AVAILABLE", "OK")
-    assert predict(server, "a", 0).json() == {"outputs": [[3.0] * 10]}
+    assert status(server)["a"][-1] == (latest, "AVAILABLE", "OK")
+    assert predict(server, "a", 0).json() == {"outputs": [[float(latest)] * 10]}
+    back_to_a_only(server, repo)
 
 
 def test_removed_model_directory(server: Server, repo: Repo) -> None:
@@ -199,12 +207,13 @@ def test_removed_model_directory(server: Server, repo: Repo) -> None:
 
 
 def test_sighup_reloads(server: Server, repo: Repo) -> None:
-    modelgen.dummy(str(repo.root / "a"), version=4, add=4.0)
+    new = str(int(status(server)["a"][-1][0]) + 1)  # a version no test has made yet
+    modelgen.dummy(str(repo.root / "a"), version=int(new), add=float(new))
     server.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and status(server)["a"][-1] != ("4", "AVAILABLE", "OK"):
+    while time.monotonic() < deadline and status(server)["a"][-1] != (new, "AVAILABLE", "OK"):
         time.sleep(0.1)
-    assert status(server)["a"][-1] == ("4", "AVAILABLE", "OK")
+    assert status(server)["a"][-1] == (new, "AVAILABLE", "OK")
 
 
 def test_polling_picks_up_new_versions(tmp_path: Path) -> None:

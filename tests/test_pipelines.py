@@ -106,13 +106,21 @@ class Repo:
         write_json(self.config, doc)
 
 
+INITIAL_MODELS = ["dummy", "two", "tile3", "sum3"]
+INITIAL_PIPELINES = [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX, CHAIN_MID, DYN_CHAIN, NESTED]
+
+
+def restore(server: Server, repo: Repo) -> None:
+    """The module's config again, after a test that changed it: the other tests run in any order.
+    The reload fails (500) as the first load did: broken and clash fail validation on purpose."""
+    repo.write(INITIAL_MODELS, INITIAL_PIPELINES)
+    assert requests.post(server.url + "/v1/config/reload", timeout=60).status_code == 500
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Repo]]:
     repo = Repo(str(tmp_path_factory.mktemp("pipelines")))
-    repo.write(
-        ["dummy", "two", "tile3", "sum3"],
-        [CHAIN, FAN, BROKEN, CLASH, ENTRY_DEMUX, NODE_DEMUX, CHAIN_MID, DYN_CHAIN, NESTED],
-    )
+    repo.write(INITIAL_MODELS, INITIAL_PIPELINES)
     args = ["--config_path", repo.config, "--file_system_poll_wait_seconds", "0", "--metrics_enable"]
     server = Server(args, str(tmp_path_factory.mktemp("logs") / "pipelines.log"), grpc=True)
     try:
@@ -300,6 +308,7 @@ def test_lifecycle_across_reloads(served: tuple[Server, Repo]) -> None:
     assert reload(server)[0] == 200  # nothing changed
     r = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
     assert r.json() == {"predictions": [[3.0] * 10]}
+    restore(server, repo)
 
 
 def test_auto_on_a_model_a_pipeline_uses_is_gated(served: tuple[Server, Repo]) -> None:
@@ -328,6 +337,7 @@ def test_auto_on_a_model_a_pipeline_uses_is_gated(served: tuple[Server, Repo]) -
     with_auto([])  # the same change, with the pipeline gone
     assert reload(server)[0] == 201
     assert batch_dim() == -1 and status(server, "chain") == {"model_version_status": [entry("END")]}
+    restore(server, repo)
 
 
 class SlowChain:
