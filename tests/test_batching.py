@@ -66,6 +66,7 @@ def test_split_refuses_outputs_without_batch_dim() -> None:
     assert split_outputs(jobs, [np.zeros((1, 3))]) is None
 
 
+@pytest.mark.slow
 def test_per_model_batching_in_the_config(tmp_path: Path) -> None:
     """``OVSERVE_MAX_BATCH`` in a model's ``plugin_config`` (OVMS's schema holds) batches that
     model only, with the worker's default off; 64 concurrent clients with distinct inputs each

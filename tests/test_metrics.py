@@ -262,6 +262,7 @@ def test_promtool_accepts_the_exposition(server: Server, prometheus_bin: str) ->
     assert all(line.startswith("ovms_") and line.endswith(accepted) for line in remarks), remarks
 
 
+@pytest.mark.slow
 def test_real_prometheus_scrapes_ovserve(server: Server, prometheus_bin: str, tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "prometheus.yml"  # deploy/'s example, pointed at this server, scraping every second
