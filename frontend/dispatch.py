@@ -186,8 +186,9 @@ class Dispatcher:
             pending.abandoned = rid in self.pending
             if pending.abandoned:
                 self.arena.buffer[block] = CANCELLED  # the worker skips it if not started
-            else:
-                self.alloc.release(block)
+            elif future.done() and not future.cancelled() and future.exception() is None:
+                self.alloc.release(block)  # its reply came: the block is still this request's
+            # else it failed (worker gone, refused) and the block was released with the failure
             raise
         try:
             outputs = arena_tensors.read_outputs(self.arena, reply, end, copy=held is None)

@@ -171,3 +171,24 @@ def test_worker_refuses_a_front_of_another_generation(single_server: Server) -> 
     assert _attach_to_real_worker(single_server, 99) == b""  # closed: never served under a stale name
     reply = P.FrameReader().feed(_attach_to_real_worker(single_server, 1))
     assert [InferResult.decode(m) for m in reply] == [InferResult.failure(1, "MODEL_VERSION_NOT_LOADED_ANYMORE")]
+
+
+def test_client_gone_after_its_request_failed_frees_the_block_once() -> None:
+    """A request whose worker is gone (its block freed with the failure) and whose client hangs
+    up before the failure reaches it: cancelled, the block not released twice (a KeyError, a
+    500 and a traceback per request before, seen when wrk stopped during a server's shutdown)."""
+
+    async def body(dispatcher: Dispatcher, stand_in: StandIn, _: str) -> None:
+        server = asyncio.create_task(stand_in.serve(slow_s=1.0))
+        dispatcher.set_workers({0: 1})
+        task = asyncio.create_task(dispatcher.infer("m", ENTRY, _request(1)))
+        while not dispatcher.pending:
+            await asyncio.sleep(0.01)
+        dispatcher._gone(0)  # the failure and the hang-up in the same loop turn
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert dispatcher.alloc.blocks_in_use == 0
+        server.cancel()
+
+    _run(body)
