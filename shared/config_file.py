@@ -14,12 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ovserve.shared import errors as E
-from ovserve.shared.model_config import (
-    ConfigError,
-    ModelConfig,
-    VersionPolicy,
-    build_model_config,
-)
+from ovserve.shared.model_config import ModelConfig, build_model_config
+from ovserve.shared.model_options import ConfigError, VersionPolicy
 from ovserve.shared.pipeline_config import PipelineConfig, PipelineSchemaError, parse_libraries, parse_pipelines
 
 log = logging.getLogger("ovserve.config")

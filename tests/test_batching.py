@@ -118,7 +118,8 @@ def test_per_model_batching_in_the_config(tmp_path: Path) -> None:
 
 
 def test_batching_options_are_checked() -> None:
-    from ovserve.shared.model_config import ConfigError, ModelConfig, parse_plugin_config
+    from ovserve.shared.model_config import ModelConfig
+    from ovserve.shared.model_options import ConfigError, parse_plugin_config
 
     config = ModelConfig("m", "/m", plugin_config=parse_plugin_config({"OVSERVE_MAX_BATCH": 8, "NUM_STREAMS": 2}))
     options = config.load_options()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from ovserve.shared import control as C
-from ovserve.shared.model_config import ALL_INPUTS, ModelConfig, ShapeOption, parse_plugin_config
+from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.model_options import ALL_INPUTS, ShapeOption, parse_plugin_config
 from ovserve.shared.pipeline_plan import PipelinePlan, PlanNode
 from ovserve.shared.routing_rows import PipelineRow, RoutingTableWire, VersionRow
 from ovserve.shared.signature import Signature, TensorSpec

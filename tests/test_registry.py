@@ -3,7 +3,8 @@ from pathlib import Path
 from typing import Any
 
 from ovserve.shared.control import Unload
-from ovserve.shared.model_config import ModelConfig, VersionPolicy
+from ovserve.shared.model_config import ModelConfig
+from ovserve.shared.model_options import VersionPolicy
 from ovserve.shared.states import ErrorCode, State
 
 from ovserve.registry import Order, Registry

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import openvino as ov
 from openvino._pyopenvino import InferRequest as _BaseInferRequest
-from ovserve.shared.model_config import ALL_INPUTS, LoadOptions
+from ovserve.shared.model_config import LoadOptions
+from ovserve.shared.model_options import ALL_INPUTS
 from ovserve.shared.repository import find_model_file
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.workers.tensor_mapping import (
