@@ -60,21 +60,30 @@ class Lifecycle:
         self.table = table
 
     async def run(self, call: Call, answers: Answers[R], work: Callable[..., Awaitable[R]], *args: Any) -> R:
-        """``work(*args)``'s answer, or the transport's answer for its error."""
+        """``work(*args)``'s answer, or the transport's answer for its error. The request is
+        counted before its answer leaves (gRPC sends a status as it aborts): a client that
+        reads the metrics right after its answer finds it counted."""
         self.active += 1
         started = time.perf_counter()
-        ok = False
         try:
             result = await work(*args)
-            ok = True
-            return result
         except OvmsError as exc:
+            self._count(call, False, started)
             return await answers.refused(exc)
         except Exception:
             log.exception("unexpected error in %s", getattr(work, "__qualname__", work))
+            self._count(call, False, started)
             return await answers.failed()
+        except BaseException:  # cancelled: the client went away
+            self._count(call, False, started)
+            raise
+        else:
+            self._count(call, True, started)
+            return result
         finally:
             self.active -= 1
-            if call.series >= 0 and call.name is not None:
-                version = call.answered if ok and call.answered is not None else call.version
-                self.metrics.request_done(self.table(), call.name, version, call.series, ok, started)
+
+    def _count(self, call: Call, ok: bool, started: float) -> None:
+        if call.series >= 0 and call.name is not None:
+            version = call.answered if ok and call.answered is not None else call.version
+            self.metrics.request_done(self.table(), call.name, version, call.series, ok, started)

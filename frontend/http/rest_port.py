@@ -12,6 +12,7 @@ from ovserve.frontend.kserve.rest_endpoints import KServeRest
 from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics import series
 from ovserve.frontend.tfs.rest_endpoints import TfsRest
+from ovserve.shared.errors import OvmsError
 
 # route kind -> its metrics series (kinds not here count nowhere, as config and health in OVMS)
 COUNTED = {
@@ -39,15 +40,12 @@ class RestApi:
         }
 
     async def handle(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
-        call = Call()
-        return await self.dataplane.lifecycle.run(call, REST_ANSWERS, self._endpoint, call, method, path, headers, body)
-
-    async def _endpoint(self, call: Call, method: str, path: str, headers: Headers, body: bytes) -> Reply:
-        r = route(method, path)
-        series = COUNTED.get(r.kind)
-        if series is not None:
-            call.series, call.name, call.version = series, r.model, r.version
-        return await self.endpoints[r.kind](call, r, headers, body)
+        try:
+            r = route(method, path)
+        except OvmsError as exc:  # no endpoint: nothing to count, nothing in flight
+            return await REST_ANSWERS.refused(exc)
+        call = Call(COUNTED.get(r.kind, -1), r.model, r.version)
+        return await self.dataplane.lifecycle.run(call, REST_ANSWERS, self.endpoints[r.kind], call, r, headers, body)
 
 
 async def _options(call: Call, route: Route, headers: Headers, body: bytes) -> Reply:
