@@ -13,6 +13,7 @@ import socket
 from time import monotonic
 
 from ovserve.frontend import front_process as process
+from ovserve.frontend.http.answer import use_cors
 from ovserve.frontend.http.connection import HttpConnection
 from ovserve.frontend.http.guard import Limits, raise_fd_limit
 from ovserve.frontend.http.rest_port import RestApi
@@ -30,6 +31,7 @@ def sweep_period(read_timeout_s: float) -> float:
 class HttpFront(process.FrontProcess):
     async def start_serving(self) -> None:
         s = self.settings
+        use_cors(s.cors)
         api = RestApi(self.dataplane, s.max_json_depth)
         self.limits = Limits(
             Intake(s.intake_bytes),

@@ -72,6 +72,16 @@ class RoutingTable:
     def all_status(self) -> list[tuple[str, list[VersionStatus]]]:
         return [(name, self.status(name, 0)) for name in self.models]
 
+    def available(self) -> list[str]:
+        """What OVMS lists as available servables: models with an AVAILABLE version, then
+        pipelines that are AVAILABLE, each in name order."""
+        return [
+            name
+            for pipelines in (False, True)
+            for name, versions in sorted(self.models.items())
+            if (name in self.pipelines) == pipelines and any(e.state == State.AVAILABLE for e in versions.values())
+        ]
+
     def resolve(self, name: str, version: int) -> VersionEntry:
         """The entry a request names: explicit version, or the default: the highest AVAILABLE;
         else the highest loading (the caller may wait for it), or failed (not loaded yet); else

@@ -3,6 +3,7 @@ texts into ``Settings``, one job per function: the serving mode, the ports, gRPC
 single model, the process plan.
 
 Errors are reported as OVMS reports them: the message on stderr and exit status 64 (EX_USAGE).
+Ports as OVMS: gRPC only (``--port``), REST only (``--rest_port``) or both.
 """
 
 from __future__ import annotations
@@ -13,22 +14,33 @@ import os
 import sys
 from typing import Any, NamedTuple
 
-from ovserve import __version__
-from ovserve.cli_flags import UsageError, build_parser, check_ranges
+from ovserve import __version__, config_commands
+from ovserve.cli_flags import UsageError, build_parser, check_ranges, parse
 from ovserve.cpuplan import allowed_cpus, parse_cpu_sets, split_evenly, validate_sets
 from ovserve.grpc_options import parse_channel_arguments
 from ovserve.memory_plan import intake_per_front
 from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
+from ovserve.shared.cors import Cors
 from ovserve.shared.logsetup import LEVELS, SUPERVISOR_ROLE, setup_logging
 from ovserve.shared.metrics_layout import MetricsConfigError
 from ovserve.shared.model_config import ModelConfig, OptionError, build_model_config
 from ovserve.shared.options import MIB, default
+from ovserve.shared.preprocessing import PREPROCESSING_FLAGS
 
 EX_USAGE = 64
 log = logging.getLogger("ovserve")
 # the per-model flags of single-model mode: config.json's keys of the same names
-MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
+MODEL_FLAGS = (
+    "batch_size",
+    "shape",
+    "layout",
+    "model_version_policy",
+    "nireq",
+    "target_device",
+    "plugin_config",
+    *PREPROCESSING_FLAGS,
+)
 
 
 def default_workers(cpus: list[int]) -> int:
@@ -46,6 +58,12 @@ def _model_flags_given(a: argparse.Namespace) -> bool:
     return any(getattr(a, flag) != default(flag) for flag in MODEL_FLAGS)
 
 
+def check_preprocessing(a: argparse.Namespace) -> None:
+    for flag in PREPROCESSING_FLAGS:
+        if getattr(a, flag) is not None and not a.layout:
+            raise UsageError(f"error parsing options - --{flag} parameter requires --layout to be set")
+
+
 def check_mode(a: argparse.Namespace) -> None:
     """Config mode or single-model mode, never both, as OVMS."""
     if a.config_path and (a.model_name or a.model_path):
@@ -57,12 +75,17 @@ def check_mode(a: argparse.Namespace) -> None:
 
 
 def check_ports(a: argparse.Namespace) -> None:
-    if a.port and a.port == a.rest_port:
-        raise UsageError("port and rest_port cannot have the same values")
+    """gRPC only, REST only or both, as OVMS (src/config.cpp); what needs the REST port says so."""
+    if a.metrics_enable and not a.rest_port:
+        raise UsageError("rest_port setting is missing, metrics are enabled on rest port")
     if not a.rest_port and not a.port:
         raise UsageError("port and rest_port cannot both be unset")
-    if not a.rest_port:
-        raise UsageError("rest_port setting is missing: ovserve serves the REST API only")
+    if a.rest_workers is not None and not a.rest_port:
+        raise UsageError("rest_workers is set but rest_port is not set. rest_port is required to start rest servers")
+    if a.front_processes is not None and not a.rest_port:
+        raise UsageError("front_processes is set but rest_port is not set. rest_port is required to start rest servers")
+    if a.port and a.port == a.rest_port:
+        raise UsageError("port and rest_port cannot have the same values")
 
 
 class GrpcPlan(NamedTuple):
@@ -76,7 +99,7 @@ def grpc_plan(a: argparse.Namespace, cores: int) -> GrpcPlan:
         channel_arguments = parse_channel_arguments(a.grpc_channel_arguments, cores)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if a.port and not 1 <= a.grpc_workers <= cores:
+    if not 1 <= a.grpc_workers <= cores:  # checked without --port too, as OVMS
         raise UsageError(f"grpc_workers count should be from 1 to CPU core count : {cores}")
     quota = -(-a.grpc_memory_quota // max(1, a.grpc_workers))
     return GrpcPlan(a.grpc_workers if a.port else 0, channel_arguments, quota)
@@ -106,7 +129,7 @@ def single_model(a: argparse.Namespace) -> list[ModelConfig]:
 
 
 def process_plan(a: argparse.Namespace, cpus: list[int]) -> tuple[list[list[int]], int]:
-    """The workers' CPU sets and the number of REST fronts."""
+    """The workers' CPU sets and the number of REST fronts (none without a REST port)."""
     try:
         if a.worker_cpu_sets:
             sets = parse_cpu_sets(a.worker_cpu_sets)
@@ -117,20 +140,45 @@ def process_plan(a: argparse.Namespace, cpus: list[int]) -> tuple[list[list[int]
         validate_sets(sets, cpus)
     except ValueError as exc:
         raise UsageError(f"worker CPU plan: {exc}") from exc
+    if not a.rest_port:
+        return sets, 0
     return sets, a.front_processes or a.rest_workers or default_fronts(cpus)
 
 
-def settings_from_args(argv: list[str]) -> Settings | None:
-    """Parse and validate; None means --version/--help was answered."""
-    a = build_parser().parse_args(argv)
+def check_cpu_extension(a: argparse.Namespace) -> None:
+    if a.cpu_extension and not os.path.exists(a.cpu_extension):
+        raise UsageError(
+            "File path provided as an --cpu_extension parameter does not exist in the filesystem: " + a.cpu_extension
+        )
+
+
+def version_text() -> str:
+    """OVMS's layout (its name and version, then the backend's): what answers, and on what."""
+    import openvino
+
+    return f"ovserve {__version__} (OpenVINO Model Server 2026.2 APIs)\nOpenVINO backend {openvino.get_version()}"
+
+
+def settings_from_args(argv: list[str]) -> Settings | int:
+    """Parse and validate into the server's settings; an int is the exit status of a command
+    line that was answered instead (help, version, a config management command)."""
+    if not argv:  # as OVMS: no arguments at all print the help
+        print(build_parser().format_help())
+        return 0
+    a = parse(argv)
+    config_commands.check_combinations(a)
     if a.version:
-        print(f"ovserve {__version__} (OpenVINO Model Server REST API compatible)")
-        return None
+        print(version_text())
+        return 0
+    check_preprocessing(a)
+    if a.list_models or a.add_to_config or a.remove_from_config:
+        return config_commands.run(a)
     check_mode(a)
     check_ranges(a)
     check_ports(a)
     cpus = allowed_cpus()
     grpc = grpc_plan(a, len(cpus))
+    check_cpu_extension(a)
     check_logging(a)
     try:
         metrics_families = metric_families(a.metrics_enable, a.metrics_list, a.config_path)
@@ -154,7 +202,7 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         request_timeout_s=a.request_timeout_seconds,
         shutdown_grace_s=a.shutdown_grace_seconds,
         max_queue_per_worker=a.max_queue_per_worker,
-        intake_bytes=a.max_intake_mb * MIB or intake_per_front(fronts),
+        intake_bytes=a.max_intake_mb * MIB or intake_per_front(max(1, fronts)),
         read_timeout_s=a.rest_read_timeout_seconds,
         min_upload_rate=a.rest_min_upload_bytes_per_second,
         keepalive_timeout_s=a.rest_keepalive_timeout_seconds,
@@ -165,6 +213,8 @@ def settings_from_args(argv: list[str]) -> Settings | None:
         replicas=a.model_replicas,
         max_json_depth=a.max_json_depth,
         cache_dir=a.cache_dir,
+        cpu_extension=os.path.abspath(a.cpu_extension) if a.cpu_extension else "",
+        cors=Cors(a.allowed_origins, a.allowed_methods, a.allowed_headers, a.allow_credentials),
         grpc_port=a.port,
         grpc_bind_address=a.grpc_bind_address,
         grpc_workers=grpc.workers,
@@ -181,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EX_USAGE
-    if settings is None:
-        return 0
+    if isinstance(settings, int):
+        return settings
     setup_logging(SUPERVISOR_ROLE, settings.log_level, settings.log_path)
     from ovserve.supervisor import Supervisor
 

@@ -44,10 +44,10 @@ def busy_address(host_list: str, port: int) -> str | None:
 
 
 def open_ports(s: Settings) -> list[socket.socket] | None:
-    """The REST listening sockets, with the gRPC port checked free; None (logged) when either
-    cannot be had: the start fails."""
+    """The REST listening sockets (none without a REST port), with the gRPC port checked free;
+    None (logged) when either cannot be had: the start fails."""
     try:
-        listeners = bind_listeners(s.rest_bind_address, s.rest_port)
+        listeners = bind_listeners(s.rest_bind_address, s.rest_port) if s.rest_port else []
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", s.rest_bind_address, s.rest_port, exc)
         return None
@@ -62,15 +62,15 @@ def open_ports(s: Settings) -> list[socket.socket] | None:
 
 def announce(s: Settings) -> None:
     """The log lines that say where the server answers (the README's quick start reads the URL)."""
+    log.info("%s on CPUs %s", count(len(s.worker_cpu_sets), "worker"), s.worker_cpu_sets)
     host = s.rest_bind_address.split(",")[0]
-    log.info(
-        "ovserve serving REST at http://%s:%d (%s, %s on CPUs %s)",
-        host if host not in ("0.0.0.0", "::") else "127.0.0.1",
-        s.rest_port,
-        count(s.front_processes, "front"),
-        count(len(s.worker_cpu_sets), "worker"),
-        s.worker_cpu_sets,
-    )
+    if s.rest_port:
+        log.info(
+            "ovserve serving REST at http://%s:%d (%s)",
+            host if host not in ("0.0.0.0", "::") else "127.0.0.1",
+            s.rest_port,
+            count(s.front_processes, "front"),
+        )
     if s.grpc_port:
         log.info(
             "ovserve serving gRPC at %s:%d (%s)", s.grpc_bind_address, s.grpc_port, count(s.grpc_workers, "gRPC front")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ovserve.shared.cors import Cors
 from ovserve.shared.model_config import ModelConfig
 from ovserve.shared.options import MIB, default
 
@@ -38,6 +39,8 @@ class Settings:
     replicas: int = default("model_replicas")
     max_json_depth: int = default("max_json_depth")
     cache_dir: str | None = None
+    cpu_extension: str = ""  # absolute; "": none
+    cors: Cors = field(default_factory=Cors)
     grpc_port: int = 0  # 0: no gRPC
     grpc_bind_address: str = default("grpc_bind_address")
     grpc_workers: int = default("grpc_workers")  # gRPC front processes

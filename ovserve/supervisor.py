@@ -16,6 +16,7 @@ from typing import Any
 
 import zmq
 
+from ovserve.extension_check import extension_error
 from ovserve.listeners import announce, open_ports
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
@@ -154,6 +155,11 @@ class Supervisor:
             log.info("removed leftovers of dead supervisors: %s", ", ".join(removed))
         if not fit_arenas(self.settings):
             return 1
+        if self.settings.cpu_extension:
+            error = extension_error(self.settings.cpu_extension)
+            if error is not None:
+                log.error("%s", error)
+                return 1
         listeners = open_ports(self.settings)
         if listeners is None:
             return 1

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from ovserve.shared.cors import Cors
 from ovserve.shared.options import MIB, default
 
 
@@ -63,9 +64,11 @@ class FrontSettings(ChildSettings):
     grpc_bind_address: str = default("grpc_bind_address")
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)  # [name, value] pairs
     grpc_quota_bytes: int = 0  # request-message bytes a gRPC front holds at once; 0: no limit
+    cors: Cors = field(default_factory=Cors)  # the CORS headers of every REST answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list
+        object.__setattr__(self, "cors", Cors(*self.cors))
         object.__setattr__(self, "metrics_families", tuple(self.metrics_families))
 
 
@@ -75,6 +78,7 @@ class WorkerSettings(ChildSettings):
 
     cpus: tuple[int, ...] = field(default_factory=tuple)
     cache_dir: str | None = None
+    cpu_extension: str = ""  # --cpu_extension: a library of custom operations OpenVINO loads
     max_batch: int = default("max_batch")
     batch_delay_us: int = default("batch_delay_us")
     stats_interval_s: float = default("stats_interval_seconds")

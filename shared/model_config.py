@@ -19,6 +19,7 @@ from ovserve.shared.model_options import (
     parse_layout,
     parse_plugin_config,
 )
+from ovserve.shared.preprocessing import Preprocessing, PreprocessingError
 from ovserve.shared.signature import Dim
 
 log = logging.getLogger("ovserve.config")
@@ -36,6 +37,7 @@ class ModelConfig:
     nireq: int = 0
     target_device: str = "CPU"
     plugin_config: tuple[tuple[str, str], ...] = ()
+    preprocessing: Preprocessing | None = None  # single-model mode's --mean etc.
 
     @property
     def uses_auto(self) -> bool:
@@ -54,6 +56,7 @@ class ModelConfig:
             batch_delay_us=batching.get("batch_delay_us"),
             nireq=self.nireq,
             layout=parse_layout(self.layout),
+            preprocessing=self.preprocessing,
         )
 
 
@@ -72,6 +75,7 @@ class LoadOptions:
     batch_delay_us: int | None = None
     nireq: int = 0
     layout: dict[str, str] = field(default_factory=dict)
+    preprocessing: Preprocessing | None = None
 
     def encode(self) -> list[Any]:
         batch = list(self.batch_size) if isinstance(self.batch_size, tuple) else self.batch_size
@@ -89,11 +93,12 @@ class LoadOptions:
             self.batch_delay_us,
             self.nireq,
             self.layout,
+            self.preprocessing and self.preprocessing.encode(),
         ]
 
     @classmethod
     def decode(cls, m: list[Any]) -> LoadOptions:
-        batch, shape, device, plugin, max_batch, delay, nireq, layout = m
+        batch, shape, device, plugin, max_batch, delay, nireq, layout, preprocessing = m
         option = None
         if shape is not None:
             auto, every, per_input = shape
@@ -111,6 +116,7 @@ class LoadOptions:
             delay,
             int(nireq),
             {str(k): str(v) for k, v in layout.items()},
+            Preprocessing.decode(preprocessing),
         )
 
 
@@ -130,7 +136,8 @@ class OptionError(ConfigError):
 def build_model_config(name: str, base_path: str, entry: dict[str, Any]) -> ModelConfig:
     """One served model from its options, named as config.json's keys (``batch_size``,
     ``shape``, ``layout``, ``model_version_policy``, ``nireq``, ``target_device``,
-    ``plugin_config``): the one builder for single-model flags and config.json entries. Values
+    ``plugin_config``; from the CLI only, ``mean``, ``scale``, ``color_format``, ``precision``):
+    the one builder for single-model flags and config.json entries. Values
     are strings (flags) or JSON values (config.json); a rejected one raises ``OptionError``."""
 
     def parsed(key: str, parse: Callable[[Any], T]) -> T:
@@ -146,6 +153,10 @@ def build_model_config(name: str, base_path: str, entry: dict[str, Any]) -> Mode
     shape = parsed("shape", ShapeOption.parse)
     plugin = parsed("plugin_config", parse_plugin_config)
     parsed("layout", parse_layout)
+    try:
+        preprocessing = Preprocessing.parse(entry)
+    except PreprocessingError as exc:
+        raise OptionError(exc.key, str(exc)) from None
     if shape is not None and batch is not None:
         log.warning("Both shape and batch size have been defined. Batch size parameter will be ignored.")
         batch = None
@@ -160,4 +171,5 @@ def build_model_config(name: str, base_path: str, entry: dict[str, Any]) -> Mode
         nireq=entry.get("nireq", 0),
         target_device=entry.get("target_device", "CPU"),
         plugin_config=plugin,
+        preprocessing=preprocessing,
     )

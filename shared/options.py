@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 OVMS = "OVMS options"
+MULTI = "OVMS multi model"
+CONFIG_MANAGEMENT = "OVMS config management commands"
+SINGLE = "OVMS single model"
 PLAN = "ovserve process plan"
 DEFENCES = "ovserve defences of the REST fronts"
 MAX_NIREQ = 100000
@@ -19,7 +22,7 @@ MIB = 1024**2
 @dataclass(frozen=True)
 class Option:
     flag: str  # the name after "--"
-    kind: type | None  # int, float or str; None: a switch (present = true)
+    kind: type  # int, float, str, or bool (``--flag``, ``--flag=true|false``, as cxxopts reads bools)
     default: Any
     help: str
     group: str = OVMS
@@ -49,7 +52,13 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: v >= 1,
         "grpc_max_threads must be positive",
     ),
-    Option("grpc_channel_arguments", str, "", 'gRPC server options, e.g. "k=v,k2=v2"'),
+    Option(
+        "grpc_channel_arguments",
+        str,
+        "",
+        "gRPC server options, e.g. k=v,k2=v2, over the defaults grpc.max_concurrent_streams=<CPU count, "
+        "at least 64>, grpc.http.overload_protection=0 (no refused streams)",
+    ),
     Option(
         "grpc_memory_quota",
         int,
@@ -89,26 +98,53 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: v >= 0,
         "custom_node_resources_cleaner_interval_seconds must not be negative",
     ),
-    Option("metrics_enable", None, False, "serve /metrics on the REST port"),
+    Option("metrics_enable", bool, False, "serve /metrics on the REST port"),
     Option("metrics_list", str, "", "metric families to serve, comma-separated"),
-    Option("config_path", str, None, "config.json (config mode)"),
-    Option("model_name", str, None, "the model's name (single-model mode)"),
-    Option("model_path", str, None, "the model's folder of version folders (single-model mode)"),
-    Option("batch_size", str, None, "the model's batch size"),
-    Option("shape", str, None, "the model's input shapes"),
-    Option("layout", str, None, "the model's input layouts"),
-    Option("model_version_policy", str, None, 'which versions to serve, e.g. {"latest": {"num_versions": 2}}'),
+    Option("cpu_extension", str, "", "shared library of custom CPU operations, loaded into OpenVINO"),
+    Option("allow_credentials", bool, False, "CORS: answer Access-Control-Allow-Credentials: true"),
+    Option("allowed_origins", str, "*", "CORS: origins allowed to call the API, comma-separated"),
+    Option("allowed_methods", str, "*", "CORS: methods allowed, comma-separated"),
+    Option("allowed_headers", str, "*", "CORS: request headers allowed, comma-separated"),
+    Option("config_path", str, None, "config.json (config mode)", MULTI),
+    Option("list_models", bool, False, "print the servables in --model_repository_path and exit", CONFIG_MANAGEMENT),
+    Option(
+        "add_to_config",
+        bool,
+        False,
+        "add --model_name (at --model_path, or in --model_repository_path) to --config_path and exit",
+        CONFIG_MANAGEMENT,
+    ),
+    Option("remove_from_config", bool, False, "remove --model_name from --config_path and exit", CONFIG_MANAGEMENT),
+    Option(
+        "model_repository_path",
+        str,
+        None,
+        "folder of models (default: $OVMS_MODEL_REPOSITORY_PATH)",
+        CONFIG_MANAGEMENT,
+    ),
+    Option("model_name", str, None, "the model's name", SINGLE),
+    Option("model_path", str, None, "the model's folder of version folders", SINGLE),
+    Option("batch_size", str, None, "the model's batch size", SINGLE),
+    Option("shape", str, None, "the model's input shapes", SINGLE),
+    Option("layout", str, None, "the model's input layouts", SINGLE),
+    Option(
+        "mean", str, None, 'subtracted from the input, e.g. 127.5 or "[123.675,116.28,103.53]" (needs --layout)', SINGLE
+    ),
+    Option("scale", str, None, "the input is divided by it, as --mean (needs --layout)", SINGLE),
+    Option("color_format", str, None, "MODEL:CLIENT colour format, e.g. RGB:BGR (needs --layout)", SINGLE),
+    Option("precision", str, None, "CLIENT:MODEL element type, e.g. uint8:fp32 (needs --layout)", SINGLE),
+    Option("model_version_policy", str, None, 'which versions to serve, e.g. {"latest": {"num_versions": 2}}', SINGLE),
     Option(
         "nireq",
         int,
         0,
         "the model's infer request pool size",
-        OVMS,
+        SINGLE,
         lambda v: 0 <= v <= MAX_NIREQ,
         "Nireq parameter too high - Exceeded allowed nireq value",
     ),
-    Option("target_device", str, "CPU", "the model's OpenVINO device"),
-    Option("plugin_config", str, None, "the model's OpenVINO properties, as JSON"),
+    Option("target_device", str, "CPU", "the model's OpenVINO device", SINGLE),
+    Option("plugin_config", str, None, "the model's OpenVINO properties, as JSON", SINGLE),
     Option(
         "front_processes",
         int,

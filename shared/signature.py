@@ -8,7 +8,7 @@ unbounded). The tables here map element types to numpy, OVMS and TF names in one
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -144,14 +144,18 @@ class TensorSpec:
 class Signature:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    # the model's rt_info "model_info" section (nested maps, other values as strings), which
+    # OVMS adds to KServe REST model metadata (Intel's Model API reads labels and model_type there)
+    model_info: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_wire(self) -> list[Any]:
-        return [[t.to_wire() for t in self.inputs], [t.to_wire() for t in self.outputs]]
+        return [[t.to_wire() for t in self.inputs], [t.to_wire() for t in self.outputs], self.model_info]
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> Signature:
-        ins, outs = data
+        ins, outs, model_info = data
         return cls(
             tuple(TensorSpec.from_wire(t) for t in ins),
             tuple(TensorSpec.from_wire(t) for t in outs),
+            model_info,
         )

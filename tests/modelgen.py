@@ -248,3 +248,73 @@ if __name__ == "__main__":
     default = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "dummy")
     target = sys.argv[1] if len(sys.argv) > 1 else default
     print(dummy(target))
+
+
+def nchw_identity(base: str, size: int = 4, version: int = 1) -> str:
+    """``x`` f32 [1,3,size,size] (NCHW) -> ``y`` = x: a normalised-image model whose output shows
+    exactly what the server's preprocessing fed it."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 3, size, size], np.float32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    y = ops.multiply(x, ops.constant(np.float32(1.0)))
+    y.output(0).get_tensor().set_names({"y"})
+    return _save(ov.Model([y], [x], "nchw_identity"), base, version)
+
+
+def labelled(base: str, version: int = 1) -> str:
+    """The dummy model with Geti-style rt_info: a ``model_info`` section (model_type, labels,
+    a nested map) as Model API reads it, and a section OVMS does not report."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    b = ops.parameter([1, 10], np.float32, name="b")
+    b.output(0).get_tensor().set_names({"b"})
+    a = ops.add(b, ops.constant(np.ones((1, 10), np.float32)))
+    a.output(0).get_tensor().set_names({"a"})
+    model = ov.Model([a], [b], "labelled")
+    model.set_rt_info("Classification", ["model_info", "model_type"])
+    model.set_rt_info("cat dog", ["model_info", "labels"])
+    model.set_rt_info("0.5", ["model_info", "confidence_threshold"])
+    model.set_rt_info("True", ["model_info", "multilabel"])
+    model.set_rt_info("3", ["model_info", "tiling", "tile_size"])
+    model.set_rt_info("x", ["training_extra", "seed"])
+    return _save(model, base, version)
+
+
+def casefold(base: str, version: int = 1) -> str:
+    """``text`` string [-1] -> ``lower`` = its case-folded strings, with OpenVINO Tokenizers'
+    ``CaseFold`` operation: a model OpenVINO can read only with that extension loaded."""
+    import openvino as ov
+    import openvino.opset15 as ops
+    from openvino_tokenizers import _get_factory
+
+    text = ops.parameter([-1], ov.Type.string, name="text")
+    text.output(0).get_tensor().set_names({"text"})
+    unpacked = ops.string_tensor_unpack(text)
+    folded = _get_factory().create("CaseFold", unpacked.outputs(), {})
+    lower = ops.string_tensor_pack(*folded.outputs())
+    lower.output(0).get_tensor().set_names({"lower"})
+    return _save(ov.Model([lower], [text], "casefold"), base, version)
+
+
+def add_one_op(base: str, version: int = 1) -> str:
+    """``b`` f32 [1,10] -> ``a`` = AddOne(b): the custom operation of tests/custom_ops/add_one.cpp
+    (version "extension"), which OpenVINO reads only with that library added. Written as a ReLU
+    model whose layer is then renamed in the IR."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    b = ops.parameter([1, 10], np.float32, name="b")
+    b.output(0).get_tensor().set_names({"b"})
+    a = ops.relu(b)
+    a.output(0).get_tensor().set_names({"a"})
+    folder = _save(ov.Model([a], [b], "add_one"), base, version)
+    path = os.path.join(folder, "model.xml")
+    with open(path) as f:
+        text = f.read()
+    assert text.count('type="ReLU" version="opset1"') == 1
+    with open(path, "w") as f:
+        f.write(text.replace('type="ReLU" version="opset1"', 'type="AddOne" version="extension"'))
+    return folder

@@ -58,6 +58,29 @@ def wait_ok(
         time.sleep(0.1)
 
 
+SERVER_READY = "/inference.GRPCInferenceService/ServerReady"
+
+
+def wait_grpc_ready(address: str, timeout: float, proc: subprocess.Popen) -> None:
+    """KServe gRPC ServerReady until it says ready (a gRPC-only server has no REST probe)."""
+    import grpc
+
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        ready = channel.unary_unary(SERVER_READY)
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                if ready(b"", timeout=2) == b"\x08\x01":  # ServerReadyResponse{ready: true}
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{address} was not ready in {timeout}s")
+            time.sleep(0.1)
+
+
 class Server:
     def __init__(
         self,
@@ -67,20 +90,24 @@ class Server:
         grpc: bool = False,
         port: int | None = None,
         wrapper: list[str] | None = None,
+        rest: bool = True,
     ) -> None:
         """``wrapper``: a command line the server's own is appended to (``unshare`` with a
-        private /dev/shm, say); it must exec the server, so that it keeps the pid."""
-        self.port = port or free_port()
+        private /dev/shm, say); it must exec the server, so that it keeps the pid. ``rest``
+        False: the gRPC port only, as OVMS's quickstart starts it."""
+        self.port = port or free_port() if rest else 0
         self.url = f"http://127.0.0.1:{self.port}"
-        self.grpc_port = free_port() if grpc else 0
-        if grpc:
+        self.grpc_port = free_port() if grpc or not rest else 0
+        if self.grpc_port:
             args = [*args, "--port", str(self.grpc_port), "--grpc_bind_address", "127.0.0.1"]
         self.log_path = log_path
         env = dict(os.environ)
         env.update(extra_env or {})
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [sys.executable, "-m", "ovserve", "--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1"]
+        command = [sys.executable, "-m", "ovserve"]
+        if rest:
+            command += ["--rest_port", str(self.port), "--rest_bind_address", "127.0.0.1"]
         self.proc = subprocess.Popen(
             [*(wrapper or []), *command, *args],
             stdout=self.log,
@@ -91,7 +118,10 @@ class Server:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         try:
-            wait_ok(self.url + "/v2/health/ready", timeout, proc=self.proc)
+            if self.port:
+                wait_ok(self.url + "/v2/health/ready", timeout, proc=self.proc)
+            else:
+                wait_grpc_ready(f"127.0.0.1:{self.grpc_port}", timeout, self.proc)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n{self.read_log()}") from None
 

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from ovserve.cli import settings_from_args
+from ovserve.settings import Settings
 from tests.server_util import ROOT, Server
 
 MANIFESTS = Path(ROOT) / "deploy" / "kubernetes"
@@ -52,7 +53,7 @@ def test_deployment_service_and_hpa(single_server: Server) -> None:
     (container,) = pod["spec"]["containers"]
     assert container["image"] and container["name"]
     settings = settings_from_args(container["args"])  # real ovserve flags, valid together
-    assert settings is not None and settings.rest_port == 8000 and settings.grpc_port == 9000
+    assert isinstance(settings, Settings) and settings.rest_port == 8000 and settings.grpc_port == 9000
     assert settings.metrics_families  # /metrics is on, as the scrape annotations say
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": settings.rest_port, "grpc": settings.grpc_port}
@@ -84,7 +85,7 @@ def test_kserve_runtime_and_inference_service() -> None:
     assert container["name"] == "kserve-container"  # the name KServe looks for
     args = [a.replace("{{.Name}}", "resnet") for a in container["args"]]
     settings = settings_from_args(args)  # as KServe passes them to OVMS's runtime
-    assert settings is not None and settings.models[0].base_path == "/mnt/models"
+    assert isinstance(settings, Settings) and settings.models[0].base_path == "/mnt/models"
     assert settings.rest_port == 8080 and settings.file_system_poll_wait_seconds == 0
     assert {p["containerPort"] for p in container["ports"]} == {settings.rest_port}
     assert spec["annotations"]["prometheus.kserve.io/port"] == str(settings.rest_port)

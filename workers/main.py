@@ -45,12 +45,7 @@ class Worker:
         index, run_dir = settings.index, settings.run_dir
         self.index = index
         self.generation = generation
-        self.core = model_host.ov.Core()
-        # Weights are read into memory, not mapped: a model file truncated or rewritten while it
-        # is being loaded would otherwise be a SIGBUS in this process, not a failed load.
-        self.core.set_property({"ENABLE_MMAP": False})
-        if settings.cache_dir:
-            self.core.set_property({"CACHE_DIR": settings.cache_dir})
+        self.core = model_host.new_core(settings.cache_dir, settings.cpu_extension)
         self.ctx = zmq.Context()
         self.poller = zmq.Poller()
         self.conns = FrontConnections(P.worker_path(run_dir, index), index, generation, self.poller)

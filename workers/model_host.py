@@ -6,6 +6,7 @@ multiprocessing start method: its telemetry forks).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -16,6 +17,7 @@ import openvino as ov
 from openvino._pyopenvino import InferRequest as _BaseInferRequest
 from ovserve.shared.model_config import LoadOptions
 from ovserve.shared.model_options import ALL_INPUTS
+from ovserve.shared.preprocessing import Preprocessing
 from ovserve.shared.repository import find_model_file
 from ovserve.shared.signature import Signature, TensorSpec
 from ovserve.workers.tensor_mapping import (
@@ -80,13 +82,45 @@ def _reshape(model: ov.Model, options: LoadOptions) -> None:
         model.reshape(new_shapes)
 
 
-def _apply_layout(model: ov.Model, layouts: dict[str, str]) -> ov.Model:
+def _preprocess(model: ov.Model, layouts: dict[str, str], pre: Preprocessing | None) -> ov.Model:
+    """One PrePostProcessor, in OVMS's order (src/modelinstance.cpp): the layouts, then the
+    preprocessing flags (colour, precision, mean, scale) on the model's only input."""
+    if not layouts and pre is None:
+        return model
+    ppp = ov.preprocess.PrePostProcessor(model)
+    _apply_layout(model, ppp, layouts)
+    if pre is not None:
+        try:
+            _apply_preprocessing(ppp, pre)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise RuntimeError(
+                f"Failed to configure input preprocessing configuration; from OpenVINO with error:{exc}"
+            ) from None
+    try:
+        return ppp.build()
+    except RuntimeError as exc:
+        raise RuntimeError(f"Cannot change layout or preprocessing parameters. Error: {exc}") from None
+
+
+def _apply_preprocessing(ppp: ov.preprocess.PrePostProcessor, pre: Preprocessing) -> None:
+    if pre.color is not None:
+        model_format, client_format = (getattr(ov.preprocess.ColorFormat, n) for n in pre.color)
+        ppp.input().tensor().set_color_format(client_format)
+        ppp.input().preprocess().convert_color(model_format)
+    if pre.precision is not None:
+        client_type, model_type = (getattr(ov.Type, n) for n in pre.precision)
+        ppp.input().tensor().set_element_type(client_type)
+        ppp.input().preprocess().convert_element_type(model_type)
+    if pre.mean is not None:
+        ppp.input().preprocess().mean(list(pre.mean) if isinstance(pre.mean, tuple) else pre.mean)
+    if pre.scale is not None:
+        ppp.input().preprocess().scale(list(pre.scale) if isinstance(pre.scale, tuple) else pre.scale)
+
+
+def _apply_layout(model: ov.Model, ppp: ov.preprocess.PrePostProcessor, layouts: dict[str, str]) -> None:
     """OVMS's ``layout``: ``served:model`` converts (a transpose from the layout clients send to
     the model's), a lone layout names the model's own; one string applies to every input of its
     rank, a map to the named inputs and outputs."""
-    if not layouts:
-        return model
-    ppp = ov.preprocess.PrePostProcessor(model)
     names = {n for p in model.inputs for n in p.get_names()}
     for port in model.inputs:
         text = next((layouts[n] for n in port.get_names() if n in layouts), None)
@@ -100,7 +134,6 @@ def _apply_layout(model: ov.Model, layouts: dict[str, str]) -> ov.Model:
         text = next((layouts[n] for n in port.get_names() if n in layouts and n not in names), None)
         if text is not None:
             _set_layout(ppp.output(port.get_any_name()), text)
-    return ppp.build()
 
 
 def _set_layout(info: ov.preprocess.InputInfo | ov.preprocess.OutputInfo, text: str) -> None:
@@ -146,13 +179,32 @@ class LoadedVersion:
     label: str = ""  # "<model> v<version>", as the worker's statistics name it
 
 
+def new_core(cache_dir: str | None, cpu_extension: str) -> ov.Core:
+    """The worker's OpenVINO core, with OVMS's extensions: ``openvino_tokenizers`` when it is
+    installed (OVMS always adds its library: string models with tokenizer operations need it)
+    and ``--cpu_extension`` (the supervisor has checked that it loads)."""
+    with contextlib.suppress(ImportError):
+        import openvino_tokenizers  # noqa: F401  (importing it registers its operations with new cores)
+    core = ov.Core()
+    # Weights are read into memory, not mapped: a model file truncated or rewritten while it
+    # is being loaded would otherwise be a SIGBUS in this process, not a failed load.
+    core.set_property({"ENABLE_MMAP": False})
+    if cache_dir:
+        core.set_property({"CACHE_DIR": cache_dir})
+    if cpu_extension:
+        core.add_extension(cpu_extension)
+    return core
+
+
 def load_version(core: ov.Core, version_dir: str, options: LoadOptions, name: str = "") -> LoadedVersion:
     model_file = find_model_file(version_dir)
     model = core.read_model(model_file)
     mapping = read_mapping(version_dir, name)
     options = _real_names(model, mapping, options)
+    # OVMS applies the layout and preprocessing first, then reshapes: --shape is in the layout
+    # clients send (src/modelinstance.cpp loadTensors)
+    model = _preprocess(model, options.layout, options.preprocessing)
     _reshape(model, options)
-    model = _apply_layout(model, options.layout)
     compiled = core.compile_model(model, options.target_device, compile_config(options, len(os.sched_getaffinity(0))))
     layouts = [_layout(p) for p in model.inputs]
     inputs = tuple(
@@ -170,7 +222,7 @@ def load_version(core: ov.Core, version_dir: str, options: LoadOptions, name: st
         )
         for p in compiled.outputs
     )
-    signature = Signature(inputs, outputs)
+    signature = Signature(inputs, outputs, model_info(model))
     request = compiled.create_infer_request()
     static = all(lo == hi for t in inputs for lo, hi in t.dims)
     small = sum(t.static_nbytes(t.dims[0][0] if t.dims else 1) or COPY_BELOW for t in inputs) < COPY_BELOW
@@ -210,6 +262,33 @@ def _real_names(model: ov.Model, mapping: TensorMapping, options: LoadOptions) -
         names = mapping.real_names(named, inputs, outputs, LAYOUT_MAPPED_BUT_REAL_NAME, LAYOUT_NOT_IN_MODEL)
         options = dataclasses.replace(options, layout={names.get(k, k): v for k, v in layout.items()})
     return options
+
+
+def model_info(model: ov.Model) -> dict[str, object] | None:
+    """The rt_info section ``model_info`` as OVMS reports it (src/modelinstance.cpp getRTInfo,
+    src/http_rest_api_handler.cpp convertRTInfo): maps as objects with their keys sorted, every
+    other value as its string form; None when the model has no such section."""
+    if not model.has_rt_info(["model_info"]):
+        return None
+    try:
+        section = model.get_rt_info(["model_info"]).value
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return _rt_map(section) if isinstance(section, dict) else None
+
+
+def _rt_map(section: dict[object, object]) -> dict[str, object]:
+    return {str(k): _rt_value(section[k]) for k in sorted(section, key=str)}
+
+
+def _rt_value(value: object) -> object:
+    if isinstance(value, dict):
+        return _rt_map(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):  # OpenVINO writes a vector as its items separated by spaces
+        return " ".join(str(_rt_value(v)) for v in value)
+    return str(value)
 
 
 def _layout(port: ov.Output) -> str:

@@ -1,20 +1,26 @@
 """A REST answer as the bytes written onto the connection: status line, the headers every answer
-carries (content type, OVMS's CORS headers), content length, connection, body. The constant
-parts are encoded once."""
+carries (content type, the CORS headers of ``--allowed_origins`` etc.), content length,
+connection, body. The constant parts are encoded once, when the front starts (``use_cors``)."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
 from ovserve.frontend.http.reply import JSON, TEXT, Reply, error_body
+from ovserve.shared.cors import Cors
 from ovserve.shared.errors import Status
 
-# OVMS's default CORS headers, on every answer
-CORS = ((b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"*"),
-        (b"access-control-allow-headers", b"*"))  # fmt: skip
-_CONTENT = {
-    kind: b"".join(n + b": " + v + b"\r\n" for n, v in ((b"content-type", kind), *CORS)) for kind in (JSON, TEXT)
-}
+_CONTENT: dict[bytes, bytes] = {}
+
+
+def use_cors(cors: Cors) -> None:
+    """The content-type and CORS header lines of every answer of this process."""
+    lines = cors.header_lines()
+    for kind in (JSON, TEXT):
+        _CONTENT[kind] = b"".join(n + b": " + v + b"\r\n" for n, v in ((b"content-type", kind), *lines))
+
+
+use_cors(Cors())  # OVMS's defaults until the front says otherwise
 _STATUS = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 NO_BODY = (204, 304)
 

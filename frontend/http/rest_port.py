@@ -11,6 +11,7 @@ from ovserve.frontend.http.routing import Route, route
 from ovserve.frontend.kserve.rest_endpoints import KServeRest
 from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics import series
+from ovserve.frontend.openai.rest_endpoints import OpenAiRest
 from ovserve.frontend.tfs.rest_endpoints import TfsRest
 from ovserve.shared.errors import OvmsError
 
@@ -35,6 +36,7 @@ class RestApi:
         self.endpoints: dict[str, Endpoint] = {
             **tfs.endpoints(),
             **kserve.endpoints(),
+            **OpenAiRest(dataplane).endpoints(),
             "options": _options,
             "metrics": dataplane.metrics.endpoint(lambda: dataplane.table),
         }

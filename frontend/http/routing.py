@@ -1,4 +1,5 @@
-"""OVMS URL routing of the REST port, both dialects (TFS ``/v1`` and KServe ``/v2``): the same
+"""OVMS URL routing of the REST port, both dialects (TFS ``/v1`` and KServe ``/v2``) and the
+OpenAI-style model listing (``/v3/models``): the same
 regexes, full-match on the raw path, in the same check order (src/http_rest_api_handler.cpp), so that
 every URL gets the answer OVMS would give. The route's kind names the endpoint; the adapters
 (``tfs.rest_endpoints``, ``kserve.rest_endpoints``) serve them."""
@@ -23,6 +24,8 @@ KFS_READY_SERVER = "/v2/health/ready"
 KFS_SERVER_METADATA = "/v2"
 KFS_SERVER = re.compile(r"/v2/health/ready|/v2/health/live|/v2")
 METRICS = re.compile(r"(.?)/metrics(\?(.*))?")
+V3_LIST = re.compile(r"/v3/(v1/)?models")
+V3_MODEL = re.compile(r"/v3/(v1/)?models/(.+)")
 GET_ONLY = (STATUS, CONFIG_STATUS, KFS_SERVER, KFS_METADATA, KFS_READY, METRICS)
 INT64_MAX = 2**63 - 1
 
@@ -37,7 +40,7 @@ class Route:
 KINDS = (
     "predict", "status", "metadata", "config_status", "config_reload", "options",  # TFS REST and config
     "kfs_live", "kfs_ready", "kfs_server_metadata", "kfs_model_ready", "kfs_model_metadata", "kfs_infer",
-    "metrics",
+    "metrics", "v3_list", "v3_model",  # OpenAI-style model listing
 )  # fmt: skip
 
 
@@ -150,6 +153,11 @@ def _route(method: str, path: str) -> Route:
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
     if METRICS.fullmatch(path):
         return Route("metrics")
+    if V3_LIST.fullmatch(path):
+        return Route("v3_list")
+    m = V3_MODEL.fullmatch(path)
+    if m:
+        return Route("v3_model", percent_decode(m.group(2)))
     if CONFIG_RELOAD.fullmatch(path) or KFS_INFER.fullmatch(path):
         raise OvmsError(E.REST_UNSUPPORTED_METHOD)
     raise OvmsError(E.REST_INVALID_URL)

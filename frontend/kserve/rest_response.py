@@ -106,13 +106,15 @@ def _tensor(spec: TensorSpec) -> dict[str, object]:
 
 
 def model_metadata(name: str, versions: list[int], signature: Signature) -> bytes:
-    doc = {
+    doc: dict[str, object] = {
         "name": name,
         "versions": [str(v) for v in versions],
         "platform": "OpenVINO",
         "inputs": [_tensor(t) for t in sorted(signature.inputs, key=lambda t: t.name)],
         "outputs": [_tensor(t) for t in sorted(signature.outputs, key=lambda t: t.name)],
     }
+    if signature.model_info is not None:  # last, as OVMS adds it (REST only: the proto has no field)
+        doc["rt_info"] = {"model_info": signature.model_info}
     return orjson.dumps(doc)
 
 
