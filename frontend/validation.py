@@ -30,10 +30,11 @@ class Dialect:
     precision_name: Callable[[np.dtype], str]
     binary_rank: str
     empty_item: E.Status
+    values: str  # the unit of a value count ("Expected: 4 values; ..." in KServe, none in TFS)
 
 
-TFS = Dialect(precision_of_numpy, "Expected number of binary input shape dimensions", E.STRING_VAL_EMPTY)
-KSERVE = Dialect(kserve_of_numpy, "Expected number of input shape dimensions", E.BYTES_CONTENTS_EMPTY)
+TFS = Dialect(precision_of_numpy, "Expected number of binary input shape dimensions", E.STRING_VAL_EMPTY, "")
+KSERVE = Dialect(kserve_of_numpy, "Expected number of input shape dimensions", E.BYTES_CONTENTS_EMPTY, " values")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,10 @@ def validate(
         if array is None:
             raise OvmsError(E.INVALID_MISSING_INPUT, f"Required input: {name}")
         stated = declared.get(name) if declared is not None else None
+        shape = stated.shape if stated is not None else array.shape
+        if any(d < 0 for d in shape):
+            detail = f"Negative or zero dimension size is not acceptable: {shape_text(shape, actual=True)}"
+            raise OvmsError(E.INVALID_SHAPE, f"{detail}; input name: {name}")
         if array.dtype == object:
             out[name] = _binary(spec, array, stated, dialect)
             continue
@@ -75,9 +80,9 @@ def validate(
             actual = dialect.precision_name(array.dtype)
             expected_p = ovms_precision(spec.element_type)
             raise OvmsError(E.INVALID_PRECISION, f"Expected: {expected_p}; Actual: {actual}; input name: {name}")
-        _check_shape(spec, stated.shape if stated is not None else array.shape)
+        _check_shape(spec, shape)
         if stated is not None:
-            out[name] = _with_shape(array, stated, name)
+            out[name] = _with_shape(array, stated, name, dialect)
     if not out:
         return [(spec, inputs[spec.name]) for spec in signature.inputs]
     return [(spec, out.get(spec.name, inputs[spec.name])) for spec in signature.inputs]
@@ -94,7 +99,12 @@ def _check_shape(spec: TensorSpec, shape: tuple[int, ...]) -> None:
         raise OvmsError(E.INVALID_SHAPE, shapes_detail(spec, shape))
 
 
-def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
+def value_count(dialect: Dialect, expected: int, actual: int, name: str) -> OvmsError:
+    unit = dialect.values
+    return OvmsError(E.INVALID_VALUE_COUNT, f"Expected: {expected}{unit}; Actual: {actual}{unit}; input name: {name}")
+
+
+def _with_shape(flat: np.ndarray, stated: Declared, name: str, dialect: Dialect) -> np.ndarray:
     count = math.prod(stated.shape)
     if stated.raw_bytes is not None:
         wanted = count * flat.dtype.itemsize
@@ -102,9 +112,7 @@ def _with_shape(flat: np.ndarray, stated: Declared, name: str) -> np.ndarray:
             detail = f"Expected: {wanted} bytes; Actual: {stated.raw_bytes} bytes; input name: {name}"
             raise OvmsError(E.INVALID_CONTENT_SIZE, detail)
     elif flat.size != count:
-        raise OvmsError(
-            E.INVALID_VALUE_COUNT, f"Expected: {count} values; Actual: {flat.size} values; input name: {name}"
-        )
+        raise value_count(dialect, count, flat.size, name)
     return flat.reshape(stated.shape)
 
 
@@ -118,8 +126,7 @@ def _binary(spec: TensorSpec, items: np.ndarray, stated: Declared | None, dialec
         _check_shape(spec, shape)
         count = math.prod(shape)
         if items.size != count:
-            detail = f"Expected: {count} values; Actual: {items.size} values; input name: {name}"
-            raise OvmsError(E.INVALID_VALUE_COUNT, detail)
+            raise value_count(dialect, count, items.size, name)
         return items.reshape(shape)
     if len(shape) != 1:
         detail = f"{dialect.binary_rank}: 1; Actual: {len(shape)}; input name: {name}"

@@ -1,6 +1,7 @@
 """The config file as the supervisor reads it on a reload: applied when its content changed
-(MD5, as OVMS) or when the last one failed; a file caught mid-write is read again, up to 3 times
-10 ms apart, before it counts as invalid."""
+(MD5, as OVMS) or when the last one failed (a model whose folder appears later is then served;
+its problems are logged once, not at every retry); a file caught mid-write is read again, up to
+3 times 10 ms apart, before it counts as invalid."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ READ_ATTEMPTS = 3
 class ConfigRead:
     parsed: ParsedConfig | None  # what to apply; None: nothing (unchanged, unreadable, invalid)
     error: E.Status | None = None  # what the reload answers; may come with a partly valid config
+    retry: bool = False  # the same content again, after it failed
 
 
 class ConfigSource:
@@ -29,6 +31,7 @@ class ConfigSource:
         self.path = path
         self.digest: bytes | None = None  # of the content last applied or rejected
         self.failed = False  # the last content was invalid, or some of its models were
+        self.reported: list[str] = []  # the problems last logged: a retry logs only new ones
 
     def _raw(self) -> bytes:
         with open(self.path, "rb") as f:
@@ -43,6 +46,7 @@ class ConfigSource:
         digest = hashlib.md5(raw).digest()
         if digest == self.digest and not self.failed:
             return ConfigRead(None)
+        retry = digest == self.digest
         self.digest = digest
         for attempt in range(READ_ATTEMPTS):
             try:
@@ -54,11 +58,17 @@ class ConfigSource:
                     with contextlib.suppress(OSError):
                         raw = self._raw()
                     continue
-                log.error("config file %s rejected: %s", self.path, exc)
+                if not retry:
+                    log.error("config file %s rejected: %s", self.path, exc)
                 self.failed = True
                 return ConfigRead(None, E.answered_with(E.JSON_INVALID.http, E.CONFIG_RELOAD_FAILED))
         self.digest = hashlib.md5(raw).digest()  # of what is applied
         self.failed = bool(parsed.problems)
+        problems = [text for _, text in parsed.problems]
+        if problems != self.reported:  # a failed file is retried at every poll: logged once per change
+            for text in problems:
+                log.error("config: %s", text)
+        self.reported = problems
         if parsed.problems:
-            return ConfigRead(parsed, E.answered_with(parsed.problems[0][0].http, E.CONFIG_RELOAD_FAILED))
-        return ConfigRead(parsed)
+            return ConfigRead(parsed, E.answered_with(parsed.problems[0][0].http, E.CONFIG_RELOAD_FAILED), retry)
+        return ConfigRead(parsed, retry=retry)

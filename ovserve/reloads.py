@@ -58,17 +58,32 @@ class Reloads:
         if read.parsed is None:
             return  # unchanged, unreadable or invalid: nothing to apply
         parsed = read.parsed
-        log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
+        if not read.retry:
+            log.info("config file %s: applying %s", self.config.path, count(len(parsed.models), "model"))
         gated = self._gated(parsed)
-        if gated:
+        occupied = self._occupied(parsed, quiet=read.retry)
+        if gated or occupied:
             ticket.error = ticket.error or E.CONFIG_RELOAD_FAILED
             self.config.failed = True  # retried at the next reload or poll
-        models = [m for m in parsed.models if m.name not in gated]
-        self.send_orders(self.registry.set_models(models, parsed.skipped | gated))
+        models = [m for m in parsed.models if m.name not in gated and m.name not in occupied]
+        self.send_orders(self.registry.set_models(models, parsed.skipped | gated | occupied))
         pipelines = self.registry.pipelines
         if pipelines.set_pipelines(parsed.pipelines) | pipelines.libraries.set_paths(parsed.libraries):
             self.registry.changed()  # validated (and published) once the loads settle
         ticket.changed = ticket.config_changed = True
+
+    def _occupied(self, parsed: ParsedConfig, quiet: bool) -> set[str]:
+        """Models named as a pipeline the server knows (serving, failed or retired: OVMS never
+        forgets a definition): refused, and the pipeline keeps its name (src/modelmanager.cpp)."""
+        known, models = self.registry.pipelines.records, self.registry.models
+
+        def live_model(name: str) -> bool:  # then the pipeline is the newcomer, refused at validation
+            return name in models and not models[name].removed
+
+        occupied = {m.name for m in parsed.models if m.name in known and not live_model(m.name)}
+        for name in sorted(occupied) if not quiet else ():
+            log.error("Model name: %s is already occupied by pipeline or mediapipe graph definition.", name)
+        return occupied
 
     def _gated(self, parsed: ParsedConfig) -> set[str]:
         """Models whose new config sets ``auto`` while a pipeline of the same file uses them:

@@ -16,6 +16,7 @@ from typing import Any
 
 import zmq
 
+from ovserve.cache_dir import model_cache_dir
 from ovserve.extension_check import extension_error
 from ovserve.listeners import announce, open_ports
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
@@ -155,6 +156,7 @@ class Supervisor:
             log.info("removed leftovers of dead supervisors: %s", ", ".join(removed))
         if not fit_arenas(self.settings):
             return 1
+        self.settings.cache_dir = model_cache_dir(self.settings.cache_dir)
         if self.settings.cpu_extension:
             error = extension_error(self.settings.cpu_extension)
             if error is not None:

@@ -143,11 +143,7 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
             result.problems.append((E.MODEL_NAME_DUPLICATE, name))
             continue
         seen.add(name)
-        base = c.get("base_path")
-        if not base:
-            result.problems.append((E.PATH_INVALID, f"model {name}: base_path is required"))
-            result.skipped.add(name)
-            continue
+        base = c.get("base_path") or ""  # OVMS 2026.2: optional; none means the config file's folder
         path = base if os.path.isabs(base) else os.path.normpath(os.path.join(config_dir, base))
         if ".." in base.replace("\\", "/").split("/") or not os.path.isdir(path):
             result.problems.append((E.PATH_INVALID, f"model {name}: base_path {base} does not exist"))
@@ -160,6 +156,4 @@ def parse_config(raw: bytes, config_dir: str) -> ParsedConfig:
             result.skipped.add(name)
             continue
         result.models.append(model)
-    for _status, text in result.problems:
-        log.error("config: %s", text)
     return result

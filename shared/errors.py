@@ -148,6 +148,7 @@ MODEL_VERSIONS_RELOAD_FAILED = Status(500, "Reloading models versions failed. Ch
 # config.json entries rejected at load (logged; the reload answers CONFIG_RELOAD_FAILED)
 MODEL_NAME_DUPLICATE = Status(500, "Model with the same name already exists")
 MODEL_CONFIG_INVALID = Status(500, "Invalid model configuration")
+MODEL_NAME_OCCUPIED = Status(500, "Given model name is already occupied")
 # ovserve's own conditions, which OVMS has no text for.
 REQUEST_TOO_LARGE = Status(413, "Request body is larger than the configured limit")
 TENSORS_TOO_LARGE = Status(413, "Request tensors are larger than the shared-memory arena (--shm_arena_mb)")
@@ -263,8 +264,6 @@ def answered_with(http: int, status: Status) -> Status:
 # Details of statuses that ovserve words itself (OVMS's own fails differently or not at all).
 STRINGS_TOO_LARGE = "strings over 1 GB in total"
 BINARY_SHAPE_OVERFLOW = "Binary input shape dimensions overflow size_t"
-BYTES_PREFIX_TRUNCATED = "truncated length prefix of a BYTES element"
-BYTES_PAST_BUFFER = "BYTES element runs past the end of its buffer"
 
 
 def grpc_status(error: OvmsError) -> tuple[str, str]:

@@ -38,11 +38,12 @@ class ModelConfig:
     target_device: str = "CPU"
     plugin_config: tuple[tuple[str, str], ...] = ()
     preprocessing: Preprocessing | None = None  # single-model mode's --mean etc.
+    allow_cache: bool = False  # config.json's "allow_cache": cache an auto-shape model's blobs too
 
     @property
     def uses_auto(self) -> bool:
         """``batch_size`` or ``shape`` is ``auto``: forbidden for a model a pipeline uses."""
-        return self.batch_size == "auto" or (self.shape is not None and self.shape.auto)
+        return self.batch_size == "auto" or (self.shape is not None and self.shape.any_auto)
 
     def load_options(self) -> LoadOptions:
         """What a worker needs to read, reshape, compile and batch a version."""
@@ -57,6 +58,9 @@ class ModelConfig:
             nireq=self.nireq,
             layout=parse_layout(self.layout),
             preprocessing=self.preprocessing,
+            # OVMS caches no blobs of a model with auto shape or batch unless it allows it
+            # (src/modelinstance.cpp setCacheOptions)
+            cache=self.allow_cache or not self.uses_auto,
         )
 
 
@@ -76,6 +80,7 @@ class LoadOptions:
     nireq: int = 0
     layout: dict[str, str] = field(default_factory=dict)
     preprocessing: Preprocessing | None = None
+    cache: bool = True  # blobs may go to the model cache (--cache_dir)
 
     def encode(self) -> list[Any]:
         batch = list(self.batch_size) if isinstance(self.batch_size, tuple) else self.batch_size
@@ -83,7 +88,7 @@ class LoadOptions:
         if self.shape is not None:
             every = [list(d) for d in self.shape.all_inputs] if self.shape.all_inputs is not None else None
             per_input = [[k, [list(d) for d in v]] for k, v in self.shape.per_input]
-            shape = [self.shape.auto, every, per_input]
+            shape = [self.shape.auto, every, per_input, list(self.shape.auto_inputs)]
         return [
             batch,
             shape,
@@ -94,18 +99,20 @@ class LoadOptions:
             self.nireq,
             self.layout,
             self.preprocessing and self.preprocessing.encode(),
+            self.cache,
         ]
 
     @classmethod
     def decode(cls, m: list[Any]) -> LoadOptions:
-        batch, shape, device, plugin, max_batch, delay, nireq, layout, preprocessing = m
+        batch, shape, device, plugin, max_batch, delay, nireq, layout, preprocessing, cache = m
         option = None
         if shape is not None:
-            auto, every, per_input = shape
+            auto, every, per_input, auto_inputs = shape
             option = ShapeOption(
                 bool(auto),
                 tuple(_dim(d) for d in every) if every is not None else None,
                 tuple((str(k), tuple(_dim(d) for d in v)) for k, v in per_input),
+                tuple(str(k) for k in auto_inputs),
             )
         return cls(
             _dim(batch) if isinstance(batch, list) else batch,
@@ -117,6 +124,7 @@ class LoadOptions:
             int(nireq),
             {str(k): str(v) for k, v in layout.items()},
             Preprocessing.decode(preprocessing),
+            bool(cache),
         )
 
 
@@ -172,4 +180,5 @@ def build_model_config(name: str, base_path: str, entry: dict[str, Any]) -> Mode
         target_device=entry.get("target_device", "CPU"),
         plugin_config=plugin,
         preprocessing=preprocessing,
+        allow_cache=entry.get("allow_cache") is True,
     )

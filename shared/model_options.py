@@ -83,18 +83,29 @@ def parse_shape(text: str) -> tuple[Dim, ...]:
 
 @dataclass(frozen=True)
 class ShapeOption:
-    """``--shape``: one shape for every input, one per input name, or ``auto``."""
+    """``--shape``: one shape for every input, one per input name (each may be ``auto``), or
+    ``auto``."""
 
     auto: bool = False
     all_inputs: tuple[Dim, ...] | None = None
     per_input: tuple[tuple[str, tuple[Dim, ...]], ...] = ()
+    auto_inputs: tuple[str, ...] = ()  # inputs of a per-input map given as "auto"
+
+    @property
+    def any_auto(self) -> bool:
+        return self.auto or bool(self.auto_inputs)
+
+    @classmethod
+    def _per_input(cls, data: dict[str, str]) -> ShapeOption:
+        auto = tuple(k for k, v in data.items() if v.strip() == "auto")
+        return cls(per_input=tuple((k, parse_shape(v)) for k, v in data.items() if k not in auto), auto_inputs=auto)
 
     @classmethod
     def parse(cls, value: str | dict[str, str] | None) -> ShapeOption | None:
         if value is None or value == "":
             return None
         if isinstance(value, dict):
-            return cls(per_input=tuple((k, parse_shape(v)) for k, v in value.items()))
+            return cls._per_input(value)
         text = value.strip()
         if text == "auto":
             return cls(auto=True)
@@ -105,7 +116,7 @@ class ShapeOption:
                 raise ConfigError(f"Invalid shape: {text!r}") from exc
             if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
                 raise ConfigError(f"Invalid shape: {text!r}")
-            return cls(per_input=tuple((k, parse_shape(v)) for k, v in data.items()))
+            return cls._per_input(data)
         return cls(all_inputs=parse_shape(text))
 
 

@@ -88,7 +88,7 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: v >= 0,
         "file_system_poll_wait_seconds should be a non-negative number",
     ),
-    Option("cache_dir", str, None, "OpenVINO's model cache folder"),
+    Option("cache_dir", str, None, "OpenVINO's model cache folder (default: /opt/cache when it exists, as OVMS)"),
     Option(
         "custom_node_resources_cleaner_interval_seconds",
         int,

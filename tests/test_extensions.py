@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -38,7 +39,7 @@ def test_tokenizer_operations_are_served(server: Server) -> None:
     r = requests.post(f"{server.url}/v1/models/casefold:predict", json=body, timeout=30)
     assert r.status_code == 200, r.text
     assert r.json() == {"predictions": ["hello world", "àb"]}
-    v2 = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["ABC"]}]}
+    v2: dict[str, Any] = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["ABC"]}]}
     r = requests.post(f"{server.url}/v2/models/casefold/infer", json=v2, timeout=30)
     assert r.status_code == 200 and r.json()["outputs"][0]["data"] == ["abc"]
 

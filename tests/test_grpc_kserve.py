@@ -149,6 +149,15 @@ def _dummy(**fields: object) -> pb.ModelInferRequest.InferInputTensor:
             pb.ModelInferRequest.InferInputTensor(name="b", datatype="BYTES", shape=[1])],
             raw_input_contents=[struct.pack("<I", 2) + b"hi"]),
          grpc.StatusCode.UNKNOWN, "Unknown error"),  # NOT_IMPLEMENTED is unmapped in OVMS's table
+        # length prefixes that run past the buffer, or bytes left over: OVMS's INVALID_INPUT_FORMAT
+        (pb.ModelInferRequest(model_name="dummy", inputs=[
+            pb.ModelInferRequest.InferInputTensor(name="b", datatype="BYTES", shape=[1])],
+            raw_input_contents=[struct.pack("<I", 5) + b"hi"]),
+         grpc.StatusCode.INVALID_ARGUMENT, "Inputs inside buffer does not match expected format."),
+        (pb.ModelInferRequest(model_name="dummy", inputs=[
+            pb.ModelInferRequest.InferInputTensor(name="b", datatype="BYTES", shape=[1])],
+            raw_input_contents=[struct.pack("<I", 2) + b"hi" + b"\0\0"]),
+         grpc.StatusCode.INVALID_ARGUMENT, "Inputs inside buffer does not match expected format."),
     ],
 )  # fmt: skip
 def test_infer_errors(

@@ -129,6 +129,18 @@ def test_predict_errors(channel: grpc.Channel) -> None:
     )
     strings = tf.TensorProto(dtype=tf.DT_STRING, string_val=[b"x"], tensor_shape={"dim": [{"size": 1}]})
     assert status_of(lambda: stub.Predict(predict("dummy", b=strings))) == (grpc.StatusCode.UNKNOWN, "Unknown error")
+    half = tensor(np.zeros((1, 4), np.float16))  # DT_HALF without half_val: TFS's value-count text
+    assert status_of(lambda: stub.Predict(predict("t_f16", x=half))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Invalid number of values in tensor proto container - Expected: 4; Actual: 0; input name: x",
+    )
+    dynamic = tf.TensorProto(
+        dtype=tf.DT_FLOAT, tensor_shape={"dim": [{"size": -1}, {"size": 10}]}, tensor_content=x.tobytes()
+    )
+    assert status_of(lambda: stub.Predict(predict("dyn", b=dynamic))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Invalid input shape - Negative or zero dimension size is not acceptable: (-1,10); input name: b",
+    )
     classify = channel.unary_unary("/tensorflow.serving.PredictionService/Classify")
     code, _ = status_of(lambda: classify(b""))
     assert code == grpc.StatusCode.UNIMPLEMENTED
@@ -170,6 +182,11 @@ def test_model_service(channel: grpc.Channel) -> None:
     ]
     request.model_spec.name = "nope"
     assert status_of(lambda: stub.GetModelStatus(request)) == (
+        grpc.StatusCode.NOT_FOUND,
+        "Model with requested name is not found",
+    )
+    # no model_spec at all: OVMS reads an empty name (it checks model_spec only in the other methods)
+    assert status_of(lambda: stub.GetModelStatus(pb.GetModelStatusRequest())) == (
         grpc.StatusCode.NOT_FOUND,
         "Model with requested name is not found",
     )

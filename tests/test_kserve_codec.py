@@ -187,7 +187,7 @@ def test_length_prefixed_bounds() -> None:
     for cut in (1, 3, 6, len(raw) - 1):
         with pytest.raises(OvmsError) as info:
             length_prefixed(memoryview(raw[:cut]))
-        assert info.value.status is E.INVALID_CONTENT_SIZE
+        assert info.value.status is E.INVALID_INPUT_FORMAT  # as OVMS (src/inference_request_common.hpp)
 
 
 def test_declared_shape_checked_after_the_model_checks() -> None:

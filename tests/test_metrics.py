@@ -33,7 +33,12 @@ TFS, KS = "TensorFlowServing", "KServe"
 
 
 def write_config(base: Path, names: list[str]) -> None:
-    models = [{"config": {"name": n, "base_path": n, "model_version_policy": {"all": {}}}} for n in names]
+    models: list[dict[str, dict[str, Any]]] = [
+        {"config": {"name": n, "base_path": n, "model_version_policy": {"all": {}}}} for n in names
+    ]
+    for m in models:
+        if m["config"]["name"] == "idle":
+            m["config"]["nireq"] = 3  # reported by ovms_infer_req_queue_size, as OVMS's pool size
     doc = {"model_config_list": models, "monitoring": {"metrics": {"enable": True, "metrics_list": ALL}}}
     (base / "config.json").write_text(json.dumps(doc))
 
@@ -103,7 +108,8 @@ def test_exposition_as_ovms_writes_it(server: Server) -> None:
     les = [line.split('le="')[1].split('"')[0] for line in histogram[2:]]
     assert les == [str(b) for b in L.BUCKETS] + ["+Inf"] and les[-2] == "1474755971"
     assert value(samples, "ovms_streams", name="idle", version="1") == 2  # one stream in each of 2 workers
-    assert value(samples, "ovms_infer_req_queue_size", name="idle", version="1") == 2
+    assert value(samples, "ovms_infer_req_queue_size", name="idle", version="1") == 6  # nireq 3, 2 workers
+    assert value(samples, "ovms_infer_req_queue_size", name="dummy", version="1") == 2  # OpenVINO's optimum: 1
     assert requests.get(server.url + "/metrics?name=x", timeout=10).status_code == 200  # query discarded
     assert requests.post(server.url + "/metrics", timeout=10).status_code == 406
 

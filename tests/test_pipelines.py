@@ -417,3 +417,48 @@ def test_pipeline_survives_a_worker_kill_and_hung_up_clients(slow_model: str, tm
     finally:
         assert s.stop() == 0
         assert s.leftovers() == []
+
+
+def test_reloads_that_break_pipelines_fail_as_ovms(served: tuple[Server, Repo]) -> None:
+    """OVMS's reload outcomes around pipelines (src/modelmanager.cpp loadModels, then the
+    pipelines revalidated in the same reload)."""
+    server, repo = served
+    repo.write(["dummy", "two"], [CHAIN, FAN])
+    assert reload(server)[0] in (200, 201)
+    # a model added with the name of a loaded pipeline: refused, the pipeline keeps its name
+    with open(repo.config) as f:
+        doc = json.load(f)
+    doc["model_config_list"].append({"config": {"name": "chain", "base_path": "dummy"}})
+    write_json(repo.config, doc)
+    code, body = reload(server)
+    assert (code, body) == (500, {"error": E.CONFIG_RELOAD_FAILED.message})
+    assert status(server, "chain") == {"model_version_status": [entry("AVAILABLE")]}
+    r = requests.post(server.url + "/v1/models/chain:predict", json={"instances": [[1.0] * 10]}, timeout=10)
+    assert r.json() == {"predictions": [[3.0] * 10]}  # still the pipeline (dummy twice), not a model
+    assert "Model name: chain is already occupied by pipeline or mediapipe graph definition." in server.read_log()
+    # the same config again, unchanged: validated again, fails again
+    assert reload(server)[0] == 500
+    # a model added with the name of a retired pipeline: refused too
+    repo.write(["dummy", "two"], [FAN])
+    assert reload(server)[0] == 201
+    assert status(server, "chain") == {"model_version_status": [entry("END")]}
+    with open(repo.config) as f:
+        doc = json.load(f)
+    doc["model_config_list"].append({"config": {"name": "chain", "base_path": "dummy"}})
+    write_json(repo.config, doc)
+    assert reload(server)[0] == 500
+    assert status(server, "chain") == {"model_version_status": [entry("END")]}
+    # a pipeline pinned to a version that the same reload retires
+    pinned = pipeline(
+        "pinned", ["in"], [node("n", "dummy", {"b": ("request", "in")}, {"o": "a"}, version=1)], {"out": ("n", "o")}
+    )
+    repo.write(["dummy", "two"], [FAN, pinned])
+    assert reload(server)[0] == 201
+    assert status(server, "pinned") == {"model_version_status": [entry("AVAILABLE")]}
+    with open(repo.config) as f:
+        doc = json.load(f)
+    doc["model_config_list"][0]["config"]["model_version_policy"] = {"specific": {"versions": [2]}}
+    write_json(repo.config, doc)
+    assert reload(server)[0] == 500
+    assert status(server, "pinned") == {"model_version_status": [FAILED]}
+    restore(server, repo)

@@ -27,13 +27,13 @@ class WorkerMetrics:
         self.store = MetricCells(cells_path(supervisor_pid, "worker", index)) if enabled else None
 
     def loaded(self, loaded: Any, delta: int = 1) -> None:
-        """An instance was loaded (+1) or released (-1): its streams and its one infer request."""
+        """An instance was loaded (+1) or released (-1): its streams and OVMS's infer-request pool size."""
         store = self.store
         if store is None or loaded.slot < 0:
             return
         store.ensure(loaded.slot)
         store.add(loaded.slot, L.STREAMS, delta * loaded.streams)
-        store.add(loaded.slot, L.QUEUE_SIZE, delta)
+        store.add(loaded.slot, L.QUEUE_SIZE, delta * loaded.nireq)
 
     def begin(self, slot: int) -> None:
         """Inferences on ``slot`` start (``ovms_infer_req_active``)."""

@@ -63,7 +63,7 @@ def _reshape(model: ov.Model, options: LoadOptions) -> None:
     for port in model.inputs:
         current = port.get_partial_shape()
         if shape is not None:
-            if shape.auto:
+            if shape.auto or port.get_any_name() in shape.auto_inputs:
                 log.warning("shape auto is deprecated: serving all dimensions as dynamic instead of reloading")
                 new_shapes[port] = ov.PartialShape([ov.Dimension(-1)] * current.rank.get_length())
                 continue
@@ -143,9 +143,31 @@ def _set_layout(info: ov.preprocess.InputInfo | ov.preprocess.OutputInfo, text: 
         info.tensor().set_layout(ov.Layout(served))
 
 
+def check_plugin_config(core: ov.Core, device: str, config: dict[str, str]) -> None:
+    """Every key of the model's ``plugin_config`` must be a property its device supports (for
+    ``HETERO:``/``MULTI:``/``AUTO:`` lists, the plugin's or any listed device's), as OVMS checks
+    it (src/ov_utils.cpp validatePluginConfiguration); ``ENABLE_MMAP`` always passes."""
+    plugin, sep, listed = device.partition(":")
+    devices = [plugin, *(d.split("(")[0] for d in listed.split(",") if d)] if sep else [device]
+    supported = {"ENABLE_MMAP"}
+    for name in devices:
+        try:
+            supported.update(str(p) for p in core.get_property(name, "SUPPORTED_PROPERTIES"))
+        except (RuntimeError, TypeError, ValueError) as exc:
+            log.warning(
+                "Exception thrown from IE when requesting plugin: %s; key: SUPPORTED_PROPERTIES. Error: %s", name, exc
+            )
+    for key in config:
+        if key not in supported:
+            log.info("List of supported keys for this device: %s", ", ".join(sorted(supported)))
+            raise RuntimeError(f"Plugin config key: {key} not found in supported config keys for device: {device}.")
+
+
 def compile_config(options: LoadOptions, cpus: int) -> dict[str, str]:
     """Plugin config with ovserve's defaults for a CPU worker pinned to ``cpus`` CPUs."""
     config = dict(options.plugin_config)
+    if not options.cache:
+        config["CACHE_DIR"] = ""  # this model's blobs stay out of the model cache
     if options.target_device == "CPU":
         if "PERFORMANCE_HINT" not in config and "NUM_STREAMS" not in config:
             config["NUM_STREAMS"] = "1"
@@ -172,6 +194,7 @@ class LoadedVersion:
     # shared memory in a new ov.Tensor per call); None: inputs are wrapped zero-copy
     input_buffers: list[np.ndarray] | None = None
     streams: int = 1  # OpenVINO execution streams of the compiled model (ovms_streams)
+    nireq: int = 1  # the infer-request pool OVMS would make (ovms_infer_req_queue_size)
     string_outputs: frozenset[int] = frozenset()  # outputs read as bytes (OpenVINO string tensors)
     slot: int = -1  # the version's metrics slot (shared.metrics_layout)
     max_batch: int = 0  # the model's own batching limit (OVSERVE_MAX_BATCH); 0: the worker's
@@ -205,6 +228,7 @@ def load_version(core: ov.Core, version_dir: str, options: LoadOptions, name: st
     # clients send (src/modelinstance.cpp loadTensors)
     model = _preprocess(model, options.layout, options.preprocessing)
     _reshape(model, options)
+    check_plugin_config(core, options.target_device, options.plugin_config)
     compiled = core.compile_model(model, options.target_device, compile_config(options, len(os.sched_getaffinity(0))))
     layouts = [_layout(p) for p in model.inputs]
     inputs = tuple(
@@ -238,6 +262,7 @@ def load_version(core: ov.Core, version_dir: str, options: LoadOptions, name: st
         and all(t.dims for t in outputs),
         input_buffers=buffers,
         streams=_streams(compiled),
+        nireq=_nireq(compiled, options.nireq),
         string_outputs=frozenset(i for i, t in enumerate(outputs) if t.element_type == "string"),
         max_batch=options.max_batch or 0,
         batch_delay_s=options.batch_delay_us / 1e6 if options.batch_delay_us is not None else None,
@@ -251,11 +276,13 @@ def _real_names(model: ov.Model, mapping: TensorMapping, options: LoadOptions) -
     inputs = {n for p in model.inputs for n in p.get_names()}
     outputs = {n for p in model.outputs for n in p.get_names()}
     shape = options.shape
-    if shape is not None and shape.per_input:
+    if shape is not None and (shape.per_input or shape.auto_inputs):
         per = dict(shape.per_input)
-        names = mapping.real_names(list(per), inputs, set(), SHAPE_MAPPED_BUT_REAL_NAME, SHAPE_NOT_IN_MODEL)
+        keys = [*per, *shape.auto_inputs]
+        names = mapping.real_names(keys, inputs, set(), SHAPE_MAPPED_BUT_REAL_NAME, SHAPE_NOT_IN_MODEL)
         real = tuple((names[k], v) for k, v in per.items())
-        options = dataclasses.replace(options, shape=dataclasses.replace(shape, per_input=real))
+        auto = tuple(names[k] for k in shape.auto_inputs)
+        options = dataclasses.replace(options, shape=dataclasses.replace(shape, per_input=real, auto_inputs=auto))
     layout = options.layout
     named = [k for k in layout if k != ALL_INPUTS]
     if named:
@@ -295,6 +322,18 @@ def _layout(port: ov.Output) -> str:
     """The port's layout in OVMS's letters ("NHWC", "N?HWC"), "" when the model sets none."""
     text = ov.layout_helpers.get_layout(port).to_string()
     return "" if text == "[...]" else text.strip("[]").replace(",", "")
+
+
+def _nireq(compiled: ov.CompiledModel, configured: int) -> int:
+    """OVMS's pool size (src/modelinstance.cpp getNumOfParallelInferRequests): ``nireq`` when
+    set, else OpenVINO's optimal number of infer requests for the compiled model, else 1. A
+    worker runs one inference at a time, so this is what OVMS reports, not a pool it keeps."""
+    if configured > 0:
+        return configured
+    try:
+        return max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+    except (RuntimeError, TypeError, ValueError):
+        return 1
 
 
 def _streams(compiled: ov.CompiledModel) -> int:

@@ -63,14 +63,16 @@ def raw_contents(array: np.ndarray) -> bytes:
 
 
 def length_prefixed(raw: memoryview) -> list[bytes]:
-    """BYTES elements of the binary extension: each a 4-byte little-endian length, then the bytes."""
+    """BYTES elements of the binary extension: each a 4-byte little-endian length, then the bytes.
+    A length that runs past the buffer, or bytes left over that cannot hold a length, are OVMS's
+    INVALID_INPUT_FORMAT (src/inference_request_common.hpp)."""
     items, i, n = [], 0, len(raw)
     while i < n:
         if i + 4 > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PREFIX_TRUNCATED)
+            raise OvmsError(E.INVALID_INPUT_FORMAT)
         length = int.from_bytes(raw[i : i + 4], "little")
         if i + 4 + length > n:
-            raise OvmsError(E.INVALID_CONTENT_SIZE, E.BYTES_PAST_BUFFER)
+            raise OvmsError(E.INVALID_INPUT_FORMAT)
         items.append(bytes(raw[i + 4 : i + 4 + length]))
         i += 4 + length
     return items

@@ -42,8 +42,10 @@ _SERIALIZED = frozenset(
 )
 
 
-def _spec_version(request: Any) -> tuple[str, int]:
-    if not request.HasField("model_spec"):
+def _spec_version(request: Any, required: bool = True) -> tuple[str, int]:
+    """The name and version asked for; ``required`` False: a missing ``model_spec`` is an empty
+    name, as OVMS's GetModelStatus reads it (src/tfs_frontend/tfs_utils.cpp does not check it)."""
+    if required and not request.HasField("model_spec"):
         raise OvmsError(E.MODEL_SPEC_MISSING)
     spec = request.model_spec
     return spec.name, spec.version.value if spec.HasField("version") else 0  # a label is ignored
@@ -146,7 +148,7 @@ class ModelService(pb_grpc.ModelServiceServicer):
     async def GetModelStatus(
         self, call: Call, request: Any, context: grpc.aio.ServicerContext
     ) -> pb.GetModelStatusResponse:
-        call.name, call.version = name, version = _spec_version(request)
+        call.name, call.version = name, version = _spec_version(request, required=False)
         response = pb.GetModelStatusResponse()
         for v, state, code in self.dp.table.status(name, version):
             status = pb.StatusProto(error_code=code.name, error_message=code.name)
