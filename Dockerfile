@@ -25,7 +25,7 @@ COPY models /opt/ovserve/models
 # a venv of its own (no system pip to conflict with), then only the installed package remains
 RUN if [ -n "${PIP_CERT:-}" ]; then export PIP_CERT; else unset PIP_CERT; fi \
     && python3 -m venv /opt/ovserve/venv \
-    && /opt/ovserve/venv/bin/pip install /tmp/src \
+    && /opt/ovserve/venv/bin/pip install "/tmp/src[tokenizers]" \
     && rm -rf /tmp/src \
     && useradd --uid 5000 --no-create-home --shell /usr/sbin/nologin ovserve \
     && mkdir -p /home/ovserve && chown ovserve /home/ovserve

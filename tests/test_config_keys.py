@@ -60,6 +60,8 @@ def test_plugin_config_keys_are_checked(server: Server) -> None:
     assert status["model_version_status"][0]["state"] == "LOADING"  # failed: OVMS reports it so
     text = "Plugin config key: NOT_A_PROPERTY not found in supported config keys for device: CPU."
     assert text in server.read_log()
+    # the initial loads have settled: ready, although one model failed (a readiness probe passes)
+    assert requests.get(f"{server.url}/v2/health/ready", timeout=10).status_code == 200
 
 
 def test_allow_cache(tmp_path: Path) -> None:
