@@ -16,6 +16,7 @@ from ovserve.frontend.intake import Intake
 from ovserve.frontend.kserve.grpc_service import KServeGrpc
 from ovserve.frontend.tfs.grpc_service import ModelService, PredictionService
 from ovserve.shared import errors as E
+from ovserve.shared.tls import TlsMaterial, read_material
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
 
@@ -31,6 +32,16 @@ def server_options(channel_arguments: list[list[Any]]) -> list[tuple[str, Any]]:
     return list(options.items())
 
 
+def server_credentials(material: TlsMaterial) -> grpc.ServerCredentials:
+    """gRPC core's TLS (1.2 or later, ALPN h2); with a CA, client certificates are required and
+    verified (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, as PR #4334 and TF Serving)."""
+    return grpc.ssl_server_credentials(
+        [(material.key, material.cert)],
+        root_certificates=material.ca if material.require_client else None,
+        require_client_auth=material.require_client,
+    )
+
+
 class GrpcFront(process.FrontProcess):
     kind = "grpc front"
 
@@ -42,8 +53,12 @@ class GrpcFront(process.FrontProcess):
         register(self.server, kserve["GRPCInferenceService"], KServeGrpc(self.dataplane), quota)
         register(self.server, tfs["PredictionService"], PredictionService(self.dataplane), quota)
         register(self.server, tfs["ModelService"], ModelService(self.dataplane), quota)
+        credentials = server_credentials(read_material(s.tls, "grpc")) if s.tls is not None else None
         for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
-            self.server.add_insecure_port(f"{host}:{s.grpc_port}")
+            if credentials is None:
+                self.server.add_insecure_port(f"{host}:{s.grpc_port}")
+            else:
+                self.server.add_secure_port(f"{host}:{s.grpc_port}", credentials)
         await self.server.start()
         self.stopping: asyncio.Task[None] | None = None
 

@@ -18,6 +18,7 @@ from ovserve.frontend.http.connection import HttpConnection
 from ovserve.frontend.http.guard import Limits, raise_fd_limit
 from ovserve.frontend.http.rest_port import RestApi
 from ovserve.frontend.intake import Intake
+from ovserve.shared.tls import rest_context
 
 log = logging.getLogger("ovserve.front")
 BACKLOG = 1024
@@ -46,8 +47,18 @@ class HttpFront(process.FrontProcess):
         def connection() -> HttpConnection:
             return HttpConnection(api.handle, self.limits, self.connections)
 
+        # TLS: the handshake is part of the request head's read deadline
+        context = rest_context(s.tls) if s.tls is not None else None
+        handshake_s = s.read_timeout_s if context is not None else None
         self.servers = [
-            await loop.create_server(connection, sock=socket.socket(fileno=fd), backlog=BACKLOG) for fd in s.listen_fds
+            await loop.create_server(
+                connection,
+                sock=socket.socket(fileno=fd),
+                backlog=BACKLOG,
+                ssl=context,
+                ssl_handshake_timeout=handshake_s,
+            )
+            for fd in s.listen_fds
         ]
         self.sweeper = loop.create_task(self._sweep(s.keepalive_timeout_s))
 

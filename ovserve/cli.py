@@ -27,6 +27,7 @@ from ovserve.shared.metrics_layout import MetricsConfigError
 from ovserve.shared.model_config import ModelConfig, OptionError, build_model_config
 from ovserve.shared.options import MIB, default
 from ovserve.shared.preprocessing import PREPROCESSING_FLAGS
+from ovserve.tls_check import tls_plan
 
 EX_USAGE = 64
 log = logging.getLogger("ovserve")
@@ -176,6 +177,7 @@ def settings_from_args(argv: list[str]) -> Settings | int:
     check_mode(a)
     check_ranges(a)
     check_ports(a)
+    rest_tls, grpc_tls = tls_plan(a)
     cpus = allowed_cpus()
     grpc = grpc_plan(a, len(cpus))
     check_cpu_extension(a)
@@ -215,6 +217,8 @@ def settings_from_args(argv: list[str]) -> Settings | int:
         cache_dir=a.cache_dir,
         cpu_extension=os.path.abspath(a.cpu_extension) if a.cpu_extension else "",
         cors=Cors(a.allowed_origins, a.allowed_methods, a.allowed_headers, a.allow_credentials),
+        rest_tls=rest_tls,
+        grpc_tls=grpc_tls,
         grpc_port=a.port,
         grpc_bind_address=a.grpc_bind_address,
         grpc_workers=grpc.workers,

@@ -66,12 +66,13 @@ def announce(s: Settings) -> None:
     host = s.rest_bind_address.split(",")[0]
     if s.rest_port:
         log.info(
-            "ovserve serving REST at http://%s:%d (%s)",
+            "ovserve serving REST at %s://%s:%d (%s)",
+            "https" if s.rest_tls is not None else "http",
             host if host not in ("0.0.0.0", "::") else "127.0.0.1",
             s.rest_port,
             count(s.front_processes, "front"),
         )
     if s.grpc_port:
-        log.info(
-            "ovserve serving gRPC at %s:%d (%s)", s.grpc_bind_address, s.grpc_port, count(s.grpc_workers, "gRPC front")
-        )
+        tls = "TLS, " if s.grpc_tls is not None else ""
+        fronts = count(s.grpc_workers, "gRPC front")
+        log.info("ovserve serving gRPC at %s:%d (%s%s)", s.grpc_bind_address, s.grpc_port, tls, fronts)

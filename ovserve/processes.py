@@ -122,10 +122,12 @@ def make_children(
         workers.append(Child("worker", i, ["ovserve.workers", "--settings", worker.to_arg()]))
     fds = tuple(sock.fileno() for sock in listeners)
     for i in range(s.front_processes):
-        front = FrontSettings.build(s, index=i, listen_fds=fds, single_model=s.config_path is None, **common)
+        front = FrontSettings.build(
+            s, index=i, listen_fds=fds, single_model=s.config_path is None, tls=s.rest_tls, **common
+        )
         fronts.append(Child("front", i, ["ovserve.frontend", "--settings", front.to_arg()], pass_fds=fds))
     for i in range(s.front_processes, s.front_processes + s.grpc_workers):  # after the HTTP fronts
-        front = FrontSettings.build(s, index=i, single_model=s.config_path is None, **common)
+        front = FrontSettings.build(s, index=i, single_model=s.config_path is None, tls=s.grpc_tls, **common)
         fronts.append(Child("front", i, ["ovserve.frontend.grpc_front", "--settings", front.to_arg()]))
     return workers, fronts
 

@@ -9,6 +9,7 @@ from typing import Any
 from ovserve.shared.cors import Cors
 from ovserve.shared.model_config import ModelConfig
 from ovserve.shared.options import MIB, default
+from ovserve.shared.tls import TlsFiles
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Settings:
     cache_dir: str | None = None
     cpu_extension: str = ""  # absolute; "": none
     cors: Cors = field(default_factory=Cors)
+    rest_tls: TlsFiles | None = None  # None: plain HTTP
+    grpc_tls: TlsFiles | None = None  # None: plain gRPC
     grpc_port: int = 0  # 0: no gRPC
     grpc_bind_address: str = default("grpc_bind_address")
     grpc_workers: int = default("grpc_workers")  # gRPC front processes

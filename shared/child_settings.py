@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from ovserve.shared.cors import Cors
 from ovserve.shared.options import MIB, default
+from ovserve.shared.tls import TlsFiles
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,13 @@ class FrontSettings(ChildSettings):
     grpc_channel_arguments: list[list[Any]] = field(default_factory=list)  # [name, value] pairs
     grpc_quota_bytes: int = 0  # request-message bytes a gRPC front holds at once; 0: no limit
     cors: Cors = field(default_factory=Cors)  # the CORS headers of every REST answer
+    tls: TlsFiles | None = None  # the TLS sources of this front's port; None: plain
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list
         object.__setattr__(self, "cors", Cors(*self.cors))
+        if self.tls is not None:
+            object.__setattr__(self, "tls", TlsFiles(*self.tls))
         object.__setattr__(self, "metrics_families", tuple(self.metrics_families))
 
 

@@ -13,6 +13,7 @@ OVMS = "OVMS options"
 MULTI = "OVMS multi model"
 CONFIG_MANAGEMENT = "OVMS config management commands"
 SINGLE = "OVMS single model"
+TLS = "TLS (OVMS PR #4334's flags; TF Serving's --ssl_config_file)"
 PLAN = "ovserve process plan"
 DEFENCES = "ovserve defences of the REST fronts"
 MAX_NIREQ = 100000
@@ -105,6 +106,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("allowed_origins", str, "*", "CORS: origins allowed to call the API, comma-separated"),
     Option("allowed_methods", str, "*", "CORS: methods allowed, comma-separated"),
     Option("allowed_headers", str, "*", "CORS: request headers allowed, comma-separated"),
+    Option("rest_certificate_path", str, None, "PEM certificate (chain) of the REST port: serves HTTPS", TLS),
+    Option("rest_key_path", str, None, "PEM private key of --rest_certificate_path", TLS),
+    Option("rest_ca_path", str, None, "PEM CA certificates: REST clients must present a certificate they signed", TLS),
+    Option("grpc_certificate_path", str, None, "PEM certificate (chain) of the gRPC port: serves TLS", TLS),
+    Option("grpc_key_path", str, None, "PEM private key of --grpc_certificate_path", TLS),
+    Option("grpc_ca_path", str, None, "PEM CA certificates: gRPC clients must present a certificate they signed", TLS),
+    Option(
+        "ssl_config_file",
+        str,
+        None,
+        "TF Serving's SSLConfig in text format (server_key, server_cert, custom_ca, client_verify) for the gRPC port",
+        TLS,
+    ),
     Option("config_path", str, None, "config.json (config mode)", MULTI),
     Option("list_models", bool, False, "print the servables in --model_repository_path and exit", CONFIG_MANAGEMENT),
     Option(

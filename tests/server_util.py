@@ -34,11 +34,16 @@ def free_port() -> int:
 
 
 def wait_ok(
-    url: str, timeout: float, body: Any = None, proc: subprocess.Popen | None = None, log_path: str = ""
+    url: str,
+    timeout: float,
+    body: Any = None,
+    proc: subprocess.Popen | None = None,
+    log_path: str = "",
+    **tls: Any,
 ) -> requests.Response:
     """The first 200 answer of ``url`` (GET, or POST of ``body`` as JSON), polled until
     ``timeout``; fails early when ``proc`` (the server being waited for) has exited, quoting
-    its log."""
+    its log. ``tls``: requests' ``verify``/``cert`` for an HTTPS server."""
     deadline = time.monotonic() + timeout
 
     def log() -> str:
@@ -48,7 +53,7 @@ def wait_ok(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{log()}")
         try:
-            r = requests.get(url, timeout=5) if body is None else requests.post(url, json=body, timeout=5)
+            r = requests.get(url, timeout=5, **tls) if body is None else requests.post(url, json=body, timeout=5, **tls)
             if r.status_code == 200:
                 return r
         except requests.RequestException:
@@ -91,10 +96,14 @@ class Server:
         port: int | None = None,
         wrapper: list[str] | None = None,
         rest: bool = True,
+        tls_ca: str = "",
+        tls_client: tuple[str, str] | None = None,
     ) -> None:
         """``wrapper``: a command line the server's own is appended to (``unshare`` with a
         private /dev/shm, say); it must exec the server, so that it keeps the pid. ``rest``
-        False: the gRPC port only, as OVMS's quickstart starts it."""
+        False: the gRPC port only, as OVMS's quickstart starts it. ``tls_ca`` (and ``tls_client``,
+        a certificate and its key): the REST port serves HTTPS; readiness is asked over it."""
+        self.tls: dict[str, Any] = {"verify": tls_ca, "cert": tls_client} if tls_ca else {}
         self.port = port or free_port() if rest else 0
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc_port = free_port() if grpc or not rest else 0
@@ -118,7 +127,10 @@ class Server:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         try:
-            if self.port:
+            if self.port and self.tls:
+                url = self.url.replace("http://", "https://") + "/v2/health/ready"
+                wait_ok(url, timeout, proc=self.proc, **self.tls)
+            elif self.port:
                 wait_ok(self.url + "/v2/health/ready", timeout, proc=self.proc)
             else:
                 wait_grpc_ready(f"127.0.0.1:{self.grpc_port}", timeout, self.proc)
