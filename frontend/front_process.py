@@ -53,6 +53,10 @@ class FrontProcess(abc.ABC):
     async def abort(self) -> None:
         """The grace period is over: drop what is left."""
 
+    @abc.abstractmethod
+    def reload_tls(self) -> None:
+        """Read the port's certificate files again (SIGHUP); a front without TLS has none."""
+
     # ---- the process ----------------------------------------------------------------------------
     def run(self) -> int:
         die_with_parent(self.settings.supervisor_pid)
@@ -63,6 +67,8 @@ class FrontProcess(abc.ABC):
     async def _main(self) -> int:
         s = self.settings
         loop = asyncio.get_running_loop()
+        # the supervisor passes its SIGHUP on: certificates are read again (never a stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
         arena_name = segment_name(s.supervisor_pid, f"front{s.index}-g{self.generation}")
         self.arena = Segment(arena_name, s.arena_bytes, create=True)
         ctx = zmq.asyncio.Context()

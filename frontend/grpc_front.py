@@ -5,6 +5,7 @@ Several gRPC fronts bind the same port with SO_REUSEPORT; the kernel spreads con
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import grpc
@@ -16,8 +17,9 @@ from ovserve.frontend.intake import Intake
 from ovserve.frontend.kserve.grpc_service import KServeGrpc
 from ovserve.frontend.tfs.grpc_service import ModelService, PredictionService
 from ovserve.shared import errors as E
-from ovserve.shared.tls import TlsMaterial, read_material
+from ovserve.shared.tls import TlsError, TlsFiles, TlsMaterial, checked_material
 
+log = logging.getLogger("ovserve.front")
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
 
 
@@ -32,17 +34,35 @@ def server_options(channel_arguments: list[list[Any]]) -> list[tuple[str, Any]]:
     return list(options.items())
 
 
-def server_credentials(material: TlsMaterial) -> grpc.ServerCredentials:
+def certificate_configuration(material: TlsMaterial) -> Any:
+    roots = material.ca if material.require_client else None
+    return grpc.ssl_server_certificate_configuration([(material.key, material.cert)], root_certificates=roots)
+
+
+class GrpcTls:
     """gRPC core's TLS (1.2 or later, ALPN h2); with a CA, client certificates are required and
-    verified (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, as PR #4334 and TF Serving)."""
-    return grpc.ssl_server_credentials(
-        [(material.key, material.cert)],
-        root_certificates=material.ca if material.require_client else None,
-        require_client_auth=material.require_client,
-    )
+    verified (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, as PR #4334 and TF
+    Serving). Dynamic credentials: gRPC asks ``_fetch`` at each new connection, which hands over
+    certificates read again since (SIGHUP); connections already open keep theirs."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self.files = files
+        material = checked_material(files, "grpc")
+        self.pending: Any = None
+        self.credentials = grpc.dynamic_ssl_server_credentials(
+            certificate_configuration(material), self._fetch, require_client_authentication=material.require_client
+        )
+
+    def _fetch(self) -> Any:
+        pending, self.pending = self.pending, None
+        return pending
+
+    def reload(self) -> None:
+        self.pending = certificate_configuration(checked_material(self.files, "grpc"))
 
 
 class GrpcFront(process.FrontProcess):
+    tls: GrpcTls | None = None
     kind = "grpc front"
 
     async def start_serving(self) -> None:
@@ -53,14 +73,23 @@ class GrpcFront(process.FrontProcess):
         register(self.server, kserve["GRPCInferenceService"], KServeGrpc(self.dataplane), quota)
         register(self.server, tfs["PredictionService"], PredictionService(self.dataplane), quota)
         register(self.server, tfs["ModelService"], ModelService(self.dataplane), quota)
-        credentials = server_credentials(read_material(s.tls, "grpc")) if s.tls is not None else None
+        self.tls = GrpcTls(s.tls) if s.tls is not None else None
         for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
-            if credentials is None:
+            if self.tls is None:
                 self.server.add_insecure_port(f"{host}:{s.grpc_port}")
             else:
-                self.server.add_secure_port(f"{host}:{s.grpc_port}", credentials)
+                self.server.add_secure_port(f"{host}:{s.grpc_port}", self.tls.credentials)
         await self.server.start()
         self.stopping: asyncio.Task[None] | None = None
+
+    def reload_tls(self) -> None:
+        if self.tls is None:
+            return
+        try:
+            self.tls.reload()
+            log.info("TLS: certificate files read again; new connections get them")
+        except TlsError as exc:
+            log.error("TLS: keeping the current certificate: %s", exc)
 
     async def stop_accepting(self) -> None:
         # refuses new calls at once; calls in progress get the grace period, then are cancelled

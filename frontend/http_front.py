@@ -18,7 +18,7 @@ from ovserve.frontend.http.connection import HttpConnection
 from ovserve.frontend.http.guard import Limits, raise_fd_limit
 from ovserve.frontend.http.rest_port import RestApi
 from ovserve.frontend.intake import Intake
-from ovserve.shared.tls import rest_context
+from ovserve.shared.tls import RestTls, TlsError
 
 log = logging.getLogger("ovserve.front")
 BACKLOG = 1024
@@ -29,7 +29,12 @@ def sweep_period(read_timeout_s: float) -> float:
     return min(1.0, max(0.05, read_timeout_s / 8))
 
 
+TLS_SHUTDOWN_S = 1.0
+
+
 class HttpFront(process.FrontProcess):
+    tls: RestTls | None = None
+
     async def start_serving(self) -> None:
         s = self.settings
         use_cors(s.cors)
@@ -47,9 +52,12 @@ class HttpFront(process.FrontProcess):
         def connection() -> HttpConnection:
             return HttpConnection(api.handle, self.limits, self.connections)
 
-        # TLS: the handshake is part of the request head's read deadline
-        context = rest_context(s.tls) if s.tls is not None else None
+        # TLS: the handshake is part of the request head's read deadline; a closing connection
+        # waits for the client's close_notify only briefly (else a silent client holds the drain)
+        self.tls = RestTls(s.tls) if s.tls is not None else None
+        context = self.tls.listening if self.tls is not None else None
         handshake_s = s.read_timeout_s if context is not None else None
+        shutdown_s = TLS_SHUTDOWN_S if context is not None else None
         self.servers = [
             await loop.create_server(
                 connection,
@@ -57,6 +65,7 @@ class HttpFront(process.FrontProcess):
                 backlog=BACKLOG,
                 ssl=context,
                 ssl_handshake_timeout=handshake_s,
+                ssl_shutdown_timeout=shutdown_s,
             )
             for fd in s.listen_fds
         ]
@@ -72,6 +81,15 @@ class HttpFront(process.FrontProcess):
                     conn.check(now, keepalive_s)
                 except Exception:  # one connection's trouble must not end the sweep
                     log.exception("checking a connection's deadlines")
+
+    def reload_tls(self) -> None:
+        if self.tls is None:
+            return
+        try:
+            self.tls.reload()
+            log.info("TLS: certificate files read again; new connections get them")
+        except TlsError as exc:
+            log.error("TLS: keeping the current certificate: %s", exc)
 
     async def stop_accepting(self) -> None:
         for srv in self.servers:

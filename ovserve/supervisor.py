@@ -258,6 +258,9 @@ class Supervisor:
             if self.reload_requested:
                 self.reload_requested = False
                 log.info("SIGHUP: reloading")
+                for front in self.fronts:  # they read their certificate files again
+                    if front.serving:
+                        front.signal(signal.SIGHUP)
                 self.reloads.waiting.append(self.reloads.start(self.serving))
             if poll_every > 0 and time.monotonic() - self.last_poll >= poll_every:
                 self.last_poll = time.monotonic()

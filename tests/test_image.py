@@ -13,13 +13,14 @@ import pytest
 
 from tests.server_util import ROOT, free_port, wait_ok
 
-pytestmark = pytest.mark.slow
-
 TAG = "localhost/ovserve-test:latest"
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not (shutil.which("buildah") and shutil.which("mmdebstrap")),
-    reason="building the image needs root, buildah and mmdebstrap (Debian packages; .ci/run installs them)",
-)
+pytestmark = [
+    pytest.mark.slow,  # one list: a second assignment would drop the first mark
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not (shutil.which("buildah") and shutil.which("mmdebstrap")),
+        reason="building the image needs root, buildah and mmdebstrap (Debian packages; .ci/run installs them)",
+    ),
+]
 
 
 def buildah(*args: str, timeout: float = 120) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,3 +222,53 @@ def test_file_problems_stop_the_start(pki: Pki, tmp_path: Path) -> None:
                 pki.key,
             ]
         )
+
+
+def test_certificates_rotate_on_sighup(repo: str, tmp_path: Path) -> None:
+    """SIGHUP (``systemctl reload``) re-reads the files: new connections get the new certificate;
+    a broken new file keeps the old one, and says why."""
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first, second = Pki(tmp_path / "first"), Pki(tmp_path / "second")
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.write_bytes(Path(first.cert).read_bytes())
+    key.write_bytes(Path(first.key).read_bytes())
+    args = ["--model_name", "dummy", "--model_path", os.path.join(repo, "dummy"), "--worker_processes", "1"]
+    args += ["--rest_certificate_path", str(cert), "--rest_key_path", str(key)]
+    args += ["--grpc_certificate_path", str(cert), "--grpc_key_path", str(key)]
+    with Server(args, str(tmp_path / "rotate.log"), grpc=True, tls_ca=first.ca_pem) as s:
+        s.wait_ready()
+
+        def rest_trusts(pki: Pki) -> bool:
+            try:
+                return requests.get(https(s) + "/v2/health/ready", verify=pki.ca_pem, timeout=10).status_code == 200
+            except requests.exceptions.SSLError:
+                return False
+
+        def grpc_trusts(pki: Pki) -> bool:
+            client = triton_grpc.InferenceServerClient(
+                f"localhost:{s.grpc_port}", ssl=True, root_certificates=pki.ca_pem
+            )
+            try:
+                return bool(client.is_server_ready())
+            except Exception:
+                return False
+            finally:
+                client.close()
+
+        assert rest_trusts(first) and not rest_trusts(second) and grpc_trusts(first)
+        cert.write_bytes(Path(second.cert).read_bytes())
+        key.write_bytes(Path(second.key).read_bytes())
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while not rest_trusts(second) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert rest_trusts(second) and not rest_trusts(first)
+        assert grpc_trusts(second)
+        cert.write_text("broken\n")
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while "TLS: keeping the current certificate" not in s.read_log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "TLS: keeping the current certificate: rest_certificate_path: no PEM certificate found" in s.read_log()
+        assert rest_trusts(second) and grpc_trusts(second)
