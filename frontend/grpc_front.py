@@ -17,6 +17,7 @@ from ovserve.frontend.intake import Intake
 from ovserve.frontend.kserve.grpc_service import KServeGrpc
 from ovserve.frontend.tfs.grpc_service import ModelService, PredictionService
 from ovserve.shared import errors as E
+from ovserve.shared.access import front_access
 from ovserve.shared.tls import TlsError, TlsFiles, TlsMaterial, checked_material
 
 log = logging.getLogger("ovserve.front")
@@ -70,9 +71,10 @@ class GrpcFront(process.FrontProcess):
         self.server = grpc.aio.server(options=server_options(s.grpc_channel_arguments))
         quota = Intake(s.grpc_quota_bytes, E.GRPC_QUOTA_TOO_SMALL, E.GRPC_QUOTA_FULL) if s.grpc_quota_bytes else None
         kserve, tfs = kserve_pb.DESCRIPTOR.services_by_name, tfs_pb.DESCRIPTOR.services_by_name
-        register(self.server, kserve["GRPCInferenceService"], KServeGrpc(self.dataplane), quota)
-        register(self.server, tfs["PredictionService"], PredictionService(self.dataplane), quota)
-        register(self.server, tfs["ModelService"], ModelService(self.dataplane), quota)
+        access = front_access(s.api_key_file, s.api_key_apis)
+        register(self.server, kserve["GRPCInferenceService"], KServeGrpc(self.dataplane), quota, access)
+        register(self.server, tfs["PredictionService"], PredictionService(self.dataplane), quota, access)
+        register(self.server, tfs["ModelService"], ModelService(self.dataplane), quota, access)
         self.tls = GrpcTls(s.tls) if s.tls is not None else None
         for host in [h.strip() for h in s.grpc_bind_address.split(",") if h.strip()]:
             if self.tls is None:

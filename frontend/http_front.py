@@ -18,6 +18,7 @@ from ovserve.frontend.http.connection import HttpConnection
 from ovserve.frontend.http.guard import Limits, raise_fd_limit
 from ovserve.frontend.http.rest_port import RestApi
 from ovserve.frontend.intake import Intake
+from ovserve.shared.access import front_access
 from ovserve.shared.tls import RestTls, TlsError
 
 log = logging.getLogger("ovserve.front")
@@ -38,7 +39,7 @@ class HttpFront(process.FrontProcess):
     async def start_serving(self) -> None:
         s = self.settings
         use_cors(s.cors)
-        api = RestApi(self.dataplane, s.max_json_depth)
+        api = RestApi(self.dataplane, s.max_json_depth, front_access(s.api_key_file, s.api_key_apis))
         self.limits = Limits(
             Intake(s.intake_bytes),
             max_body_bytes=s.max_body_bytes,

@@ -21,6 +21,7 @@ from ovserve.grpc_options import parse_channel_arguments
 from ovserve.memory_plan import intake_per_front
 from ovserve.metrics_config import metric_families
 from ovserve.settings import Settings
+from ovserve.shared.access import GROUPS, ApiKeyError, parse_groups, read_key
 from ovserve.shared.cors import Cors
 from ovserve.shared.logsetup import LEVELS, SUPERVISOR_ROLE, setup_logging
 from ovserve.shared.metrics_layout import MetricsConfigError
@@ -153,6 +154,25 @@ def check_cpu_extension(a: argparse.Namespace) -> None:
         )
 
 
+DISABLED = "Authentication will be disabled."  # OVMS's start line, continued
+
+
+def api_key_plan(a: argparse.Namespace) -> tuple[str, ...]:
+    """The groups a key guards; empty when there is no key (the key itself is read again by the
+    fronts, never carried in the settings)."""
+    try:
+        key = read_key(a.api_key_file)
+        groups = parse_groups(a.api_key_apis)
+    except ApiKeyError as exc:
+        raise UsageError(str(exc)) from None
+    if not key:
+        log.info(
+            "API key not provided via --api_key_file or API_KEY environment variable. Authentication will be disabled."
+        )
+        return ()
+    return tuple(g for g in GROUPS if g in groups)
+
+
 def version_text() -> str:
     """OVMS's layout (its name and version, then the backend's): what answers, and on what."""
     import openvino
@@ -178,6 +198,7 @@ def settings_from_args(argv: list[str]) -> Settings | int:
     check_ranges(a)
     check_ports(a)
     rest_tls, grpc_tls = tls_plan(a)
+    api_key_apis = api_key_plan(a)
     cpus = allowed_cpus()
     grpc = grpc_plan(a, len(cpus))
     check_cpu_extension(a)
@@ -219,6 +240,8 @@ def settings_from_args(argv: list[str]) -> Settings | int:
         cors=Cors(a.allowed_origins, a.allowed_methods, a.allowed_headers, a.allow_credentials),
         rest_tls=rest_tls,
         grpc_tls=grpc_tls,
+        api_key_file=os.path.abspath(a.api_key_file) if a.api_key_file else "",
+        api_key_apis=api_key_apis,
         grpc_port=a.port,
         grpc_bind_address=a.grpc_bind_address,
         grpc_workers=grpc.workers,

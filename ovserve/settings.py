@@ -42,6 +42,8 @@ class Settings:
     cache_dir: str | None = None
     cpu_extension: str = ""  # absolute; "": none
     cors: Cors = field(default_factory=Cors)
+    api_key_file: str = ""  # "": the API_KEY environment variable, if any
+    api_key_apis: tuple[str, ...] = ()  # the groups a key guards (empty: no key)
     rest_tls: TlsFiles | None = None  # None: plain HTTP
     grpc_tls: TlsFiles | None = None  # None: plain gRPC
     grpc_port: int = 0  # 0: no gRPC

@@ -67,10 +67,14 @@ class FrontSettings(ChildSettings):
     grpc_quota_bytes: int = 0  # request-message bytes a gRPC front holds at once; 0: no limit
     cors: Cors = field(default_factory=Cors)  # the CORS headers of every REST answer
     tls: TlsFiles | None = None  # the TLS sources of this front's port; None: plain
+    # the key is read by each front from the file (or its inherited environment): never on a command line
+    api_key_file: str = ""
+    api_key_apis: tuple[str, ...] = ()  # empty: no key
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen_fds", tuple(self.listen_fds))  # JSON brings a list
         object.__setattr__(self, "cors", Cors(*self.cors))
+        object.__setattr__(self, "api_key_apis", tuple(self.api_key_apis))
         if self.tls is not None:
             object.__setattr__(self, "tls", TlsFiles(*self.tls))
         object.__setattr__(self, "metrics_families", tuple(self.metrics_families))

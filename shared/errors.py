@@ -149,6 +149,9 @@ MODEL_VERSIONS_RELOAD_FAILED = Status(500, "Reloading models versions failed. Ch
 MODEL_NAME_DUPLICATE = Status(500, "Model with the same name already exists")
 MODEL_CONFIG_INVALID = Status(500, "Invalid model configuration")
 MODEL_NAME_OCCUPIED = Status(500, "Given model name is already occupied")
+# an API group protected by --api_key_file / API_KEY without the right "Authorization: Bearer"
+# (OVMS's text for its /v3 key check; 401 and UNAUTHENTICATED, which OVMS's HTTP table lacks)
+UNAUTHORIZED = Status(401, "Unauthorized request due to invalid or missing api-key")
 # ovserve's own conditions, which OVMS has no text for.
 REQUEST_TOO_LARGE = Status(413, "Request body is larger than the configured limit")
 TENSORS_TOO_LARGE = Status(413, "Request tensors are larger than the shared-memory arena (--shm_arena_mb)")
@@ -239,6 +242,7 @@ _GRPC_GROUPS: dict[str, tuple[Status, ...]] = {
         SHARED_MEMORY_FULL,
     ),
     "DEADLINE_EXCEEDED": (DEADLINE_EXCEEDED,),
+    "UNAUTHENTICATED": (UNAUTHORIZED,),
     "ABORTED": (PIPELINE_DEMULTIPLEXER_NO_RESULTS,),
     "RESOURCE_EXHAUSTED": (
         REQUEST_TOO_LARGE,

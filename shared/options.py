@@ -13,7 +13,7 @@ OVMS = "OVMS options"
 MULTI = "OVMS multi model"
 CONFIG_MANAGEMENT = "OVMS config management commands"
 SINGLE = "OVMS single model"
-TLS = "TLS (OVMS PR #4334's flags; TF Serving's --ssl_config_file)"
+TLS = "TLS and access control (OVMS PR #4334's flags; TF Serving's --ssl_config_file)"
 PLAN = "ovserve process plan"
 DEFENCES = "ovserve defences of the REST fronts"
 MAX_NIREQ = 100000
@@ -117,6 +117,21 @@ OPTIONS: tuple[Option, ...] = (
         str,
         None,
         "TF Serving's SSLConfig in text format (server_key, server_cert, custom_ca, client_verify) for the gRPC port",
+        TLS,
+    ),
+    Option(
+        "api_key_file",
+        str,
+        "",
+        "file whose first line is the API key clients must send as 'Authorization: Bearer <key>' "
+        "(default: the API_KEY environment variable; neither: no key)",
+        TLS,
+    ),
+    Option(
+        "api_key_apis",
+        str,
+        "inference,metadata,config,metrics",
+        "the API groups the key guards, comma-separated (health endpoints are always open)",
         TLS,
     ),
     Option("config_path", str, None, "config.json (config mode)", MULTI),

@@ -13,6 +13,8 @@ from ovserve.frontend.lifecycle import Call
 from ovserve.frontend.metrics import series
 from ovserve.frontend.openai.rest_endpoints import OpenAiRest
 from ovserve.frontend.tfs.rest_endpoints import TfsRest
+from ovserve.shared import errors as E
+from ovserve.shared.access import REST_GROUP, Access
 from ovserve.shared.errors import OvmsError
 
 # route kind -> its metrics series (kinds not here count nowhere, as config and health in OVMS)
@@ -30,8 +32,9 @@ COUNTED = {
 
 
 class RestApi:
-    def __init__(self, dataplane: DataPlane, max_json_depth: int) -> None:
+    def __init__(self, dataplane: DataPlane, max_json_depth: int, access: Access | None = None) -> None:
         self.dataplane = dataplane
+        self.access = access  # None: no API key (nothing checked)
         tfs, kserve = TfsRest(dataplane, max_json_depth), KServeRest(dataplane, max_json_depth)
         self.endpoints: dict[str, Endpoint] = {
             **tfs.endpoints(),
@@ -46,6 +49,9 @@ class RestApi:
             r = route(method, path)
         except OvmsError as exc:  # no endpoint: nothing to count, nothing in flight
             return await REST_ANSWERS.refused(exc)
+        access = self.access
+        if access is not None and access.guards(REST_GROUP[r.kind]) and not access.allows(headers.get("authorization")):
+            return await REST_ANSWERS.refused(OvmsError(E.UNAUTHORIZED))  # counted nowhere, as a bad URL
         call = Call(COUNTED.get(r.kind, -1), r.model, r.version)
         return await self.dataplane.lifecycle.run(call, REST_ANSWERS, self.endpoints[r.kind], call, r, headers, body)
 
