@@ -102,6 +102,7 @@ def test_the_key_is_never_logged(server: Server) -> None:
     assert KEY not in server.read_log() and "guess" not in server.read_log()
 
 
+@pytest.mark.slow
 def test_groups_and_environment(repo: str, tmp_path: Path) -> None:
     """``API_KEY`` without a file; ``--api_key_apis inference`` leaves metadata open."""
     args = ["--model_name", "dummy", "--model_path", os.path.join(repo, "dummy"), "--worker_processes", "1"]

@@ -64,6 +64,7 @@ def test_plugin_config_keys_are_checked(server: Server) -> None:
     assert requests.get(f"{server.url}/v2/health/ready", timeout=10).status_code == 200
 
 
+@pytest.mark.slow
 def test_allow_cache(tmp_path: Path) -> None:
     """A model with ``batch_size auto`` leaves no blob in the cache, unless ``allow_cache``."""
     modelgen.dummy(str(tmp_path / "m"), batch=1)

@@ -134,6 +134,7 @@ def test_truncated_model_file(faults: tuple[Server, Repo]) -> None:
     assert pids(server) == before
 
 
+@pytest.mark.slow
 def test_model_file_rewritten_while_loading(faults: tuple[Server, Repo]) -> None:
     server, repo = faults
     before = pids(server)
@@ -173,6 +174,7 @@ def test_unreadable_version_folder(faults: tuple[Server, Repo]) -> None:
     assert lines and "ermission denied" in lines[0]
 
 
+@pytest.mark.slow
 def test_config_written_non_atomically(faults: tuple[Server, Repo]) -> None:
     server, repo = faults
     shutil.copytree(repo.version(1), os.path.join(repo.base, "n", "1"))

@@ -82,6 +82,7 @@ def add_one_library(tmp_path_factory: pytest.TempPathFactory) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_cpu_extension_serves_its_operation(add_one_library: str, tmp_path: Path) -> None:
     base = str(tmp_path / "add_one")
     modelgen.add_one_op(base)

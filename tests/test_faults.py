@@ -116,6 +116,7 @@ def test_worker_crash_loop_backs_off_then_reports(slow_model: str, tmp_path: Pat
         assert s.stop() == 0
 
 
+@pytest.mark.slow
 def test_front_killed_is_respawned_others_keep_serving(slow_model: str, tmp_path: Path) -> None:
     s = start(slow_model, tmp_path, "--worker_processes", "1", "--front_processes", "2")
     try:

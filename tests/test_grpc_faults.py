@@ -171,6 +171,7 @@ def grpc_fronts(server: Server) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.slow
 def test_grpc_front_killed_is_respawned(slow_model: str, tmp_path: Path) -> None:
     server = slow_server(slow_model, tmp_path, "--grpc_workers", "2")
     try:

@@ -207,6 +207,7 @@ def trickle(s: socket.socket, data: bytes, interval: float) -> tuple[float, byte
     return time.monotonic() - started, _read_until_closed(s, 5)
 
 
+@pytest.mark.slow
 def test_slow_head_and_slow_body_cut_off(hostile: Server) -> None:
     head = b"POST /v1/models/dummy:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"
     with socket.create_connection(("127.0.0.1", hostile.port)) as s:

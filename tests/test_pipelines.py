@@ -390,6 +390,7 @@ def test_pipeline_deadline_is_a_fast_504(slow_model: str, tmp_path: Any) -> None
         assert chain.server.stop() == 0
 
 
+@pytest.mark.slow
 def test_pipeline_survives_a_worker_kill_and_hung_up_clients(slow_model: str, tmp_path: Any) -> None:
     chain = SlowChain(slow_model, str(tmp_path))
     s = chain.server

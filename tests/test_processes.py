@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 
 from tests.server_util import Server, small_dummy_args
@@ -54,6 +55,7 @@ def test_sigint_also_stops_cleanly(repo: str, tmp_path: Path) -> None:
     assert server.leftovers() == []
 
 
+@pytest.mark.slow
 def test_killed_supervisor_leaves_no_orphans_and_next_start_cleans(repo: str, tmp_path: Path) -> None:
     args = small_dummy_args(repo)
     first = Server(args, str(tmp_path / "log1"))

@@ -131,6 +131,7 @@ def test_grpc_mutual_tls(server: Server, pki: Pki) -> None:
         anonymous.is_server_ready()
 
 
+@pytest.mark.slow
 def test_rest_mutual_tls_and_ssl_config_file(repo: str, pki: Pki, tmp_path: Path) -> None:
     """A CA on the REST port requires client certificates; TF Serving's SSLConfig (PEM texts
     inside a text-format file) serves gRPC TLS without client certificates."""
@@ -224,6 +225,7 @@ def test_file_problems_stop_the_start(pki: Pki, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_certificates_rotate_on_sighup(repo: str, tmp_path: Path) -> None:
     """SIGHUP (``systemctl reload``) re-reads the files: new connections get the new certificate;
     a broken new file keeps the old one, and says why."""
