@@ -1,5 +1,6 @@
 """A front's control channel: the DEALER to the supervisor's ROUTER. Routing tables come in
-(applied to the data plane and the dispatcher), config reloads go out and their answers back."""
+(applied to the data plane and the dispatcher, and acknowledged), config reloads go out and their
+answers back."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ class Control:
         self.reloads: dict[int, asyncio.Future[tuple[int, str | None]]] = {}
         self.next_id = 0
         self.first_table = asyncio.Event()
+        self.index = -1
 
     async def hello(self, index: int, pid: int, generation: int, arena: str) -> None:
+        self.index = index
         await self.sock.send(C.encode(C.Hello(C.FRONT, index, pid, generation, arena)))
 
     async def serving(self, index: int) -> None:
@@ -51,6 +54,8 @@ class Control:
                 self.dataplane.set_table(table)
                 self.dispatcher.set_workers(table.workers)
                 self.first_table.set()
+            # the supervisor answers a reload once every front says it has the reload's table
+            self.sock.send(C.encode(C.TableApplied(self.index, self.dataplane.table.generation)))
         elif isinstance(msg, C.ReloadResult):
             fut = self.reloads.pop(msg.id, None)
             if fut is not None and not fut.done():

@@ -38,6 +38,7 @@ class Child:
     ident: bytes | None = None  # its control-channel identity once it said Hello; None: not connected
     arena: str = ""  # a front's shared-memory arena (unlinked when the front is gone)
     serving: bool = False  # a front that said it accepts requests
+    table_generation: int = -1  # the newest routing table a front said it applied
 
     def start(self) -> None:
         env = dict(os.environ)

@@ -21,7 +21,7 @@ from ovserve.extension_check import extension_error
 from ovserve.listeners import announce, open_ports
 from ovserve.processes import Child, fit_arenas, make_children, stop_all
 from ovserve.registry import Order, Registry
-from ovserve.reloads import Reloads
+from ovserve.reloads import Answer, Reloads
 from ovserve.routing_table import routing_table
 from ovserve.sdnotify import Notifier
 from ovserve.settings import Settings
@@ -33,6 +33,7 @@ from ovserve.shared.shm import remove_owned, remove_stale, run_dir, unlink_segme
 log = logging.getLogger("ovserve.supervisor")
 TICK_S = 0.1
 SHUTDOWN_GRACE_S = 10.0
+TABLE_ACK_S = 2.0  # how long a reload answer waits for a front that has not applied its table
 
 
 class Supervisor:
@@ -46,6 +47,7 @@ class Supervisor:
         self.stop_requested = False
         self.reload_requested = False
         self.published_gen = -1
+        self.pending_answers: list[tuple[int, float, list[Answer]]] = []  # (generation, deadline, answers)
         self.last_poll = time.monotonic()
         self.notify = Notifier()
         self.reloads = Reloads(settings, self.registry, self.notify, self._send_orders)
@@ -120,6 +122,9 @@ class Supervisor:
             self._send(ident, C.TableUpdate(routing_table(self.registry)))
         elif isinstance(msg, C.Serving):
             self.fronts[msg.front].serving = True
+        elif isinstance(msg, C.TableApplied):
+            front = self.fronts[msg.front]
+            front.table_generation = max(front.table_generation, msg.generation)
         elif isinstance(msg, C.Loaded):
             orders = self.registry.on_loaded(msg.worker, msg.instance, msg.ok, msg.signature, msg.error)
             self._send_orders(orders + self.registry.retire_superseded())
@@ -142,12 +147,21 @@ class Supervisor:
                 self.router.send_multipart([front.ident, update])
 
     def _answer_reloads(self) -> None:
+        """Answer settled reloads once every serving front has applied their table (a client's
+        next request may reach any front: it must see what the reload did), or after
+        ``TABLE_ACK_S`` whatever a slow front says."""
         answers = self.reloads.settled(self.serving)
-        if answers is None:
-            return
-        self._publish()  # the table goes out before the answers, on the same ordered channel
-        for ident, rid, http, error in answers:
-            self._send(ident, C.ReloadResult(rid, http, error))
+        if answers is not None:
+            self._publish()  # the table goes out before the answers
+            self.pending_answers.append((self.published_gen, time.monotonic() + TABLE_ACK_S, answers))
+        while self.pending_answers:
+            generation, deadline, answers = self.pending_answers[0]
+            behind = [f for f in self.fronts if f.serving and f.ident is not None and f.table_generation < generation]
+            if behind and time.monotonic() < deadline:
+                return
+            self.pending_answers.pop(0)
+            for ident, rid, http, error in answers:
+                self._send(ident, C.ReloadResult(rid, http, error))
 
     # ---- life cycle -------------------------------------------------------------------------
     def run(self) -> int:

@@ -152,6 +152,22 @@ class TableUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class TableApplied:
+    """A front applied the table of this generation (reload answers wait for every front's)."""
+
+    KIND: ClassVar[str] = "table_applied"
+    front: int
+    generation: int
+
+    def encode(self) -> list[Any]:
+        return [self.KIND, self.front, self.generation]
+
+    @classmethod
+    def decode(cls, m: list[Any]) -> TableApplied:
+        return cls(int(m[1]), int(m[2]))
+
+
+@dataclass(frozen=True, slots=True)
 class Reload:
     KIND: ClassVar[str] = "reload"
     id: int
@@ -181,9 +197,34 @@ class ReloadResult:
         return cls(int(m[1]), int(m[2]), m[3])
 
 
-ControlMessage = Hello | Serving | Load | Unload | Loaded | Unloaded | ForgetArena | TableUpdate | Reload | ReloadResult
+ControlMessage = (
+    Hello
+    | Serving
+    | Load
+    | Unload
+    | Loaded
+    | Unloaded
+    | ForgetArena
+    | TableUpdate
+    | TableApplied
+    | Reload
+    | ReloadResult
+)
 _KINDS: dict[str, Any] = {
-    c.KIND: c for c in (Hello, Serving, Load, Unload, Loaded, Unloaded, ForgetArena, TableUpdate, Reload, ReloadResult)
+    c.KIND: c
+    for c in (
+        Hello,
+        Serving,
+        Load,
+        Unload,
+        Loaded,
+        Unloaded,
+        ForgetArena,
+        TableUpdate,
+        TableApplied,
+        Reload,
+        ReloadResult,
+    )
 }
 
 

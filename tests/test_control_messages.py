@@ -52,6 +52,7 @@ MESSAGES: list[C.ControlMessage] = [
     C.Unloaded(0, 17),
     C.ForgetArena("ovserve-1-front3-g1"),
     C.TableUpdate(TABLE),
+    C.TableApplied(1, 7),
     C.Reload(4),
     C.ReloadResult(4, 201, None),
     C.ReloadResult(5, 412, "Reloading config file failed"),

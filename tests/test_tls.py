@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -274,3 +275,31 @@ def test_certificates_rotate_on_sighup(repo: str, tmp_path: Path) -> None:
             time.sleep(0.2)
         assert "TLS: keeping the current certificate: rest_certificate_path: no PEM certificate found" in s.read_log()
         assert rest_trusts(second) and grpc_trusts(second)
+
+
+@pytest.mark.slow
+def test_hostile_tls_clients_are_bounded(repo: str, pki: Pki, tmp_path: Path) -> None:
+    """Clients that open TLS and never send, send garbage instead of a ClientHello, or flood the
+    port with handshakes that never finish: each is cut off by the read deadline (the handshake is
+    part of it), and the port keeps serving everyone else meanwhile."""
+    args = ["--model_name", "dummy", "--model_path", os.path.join(repo, "dummy"), "--worker_processes", "1"]
+    args += ["--rest_certificate_path", pki.cert, "--rest_key_path", pki.key, "--rest_read_timeout_seconds", "1"]
+    with Server(args, str(tmp_path / "hostile.log"), tls_ca=pki.ca_pem) as s:
+        s.wait_ready()
+        silent = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(200)]
+        garbage = socket.create_connection(("127.0.0.1", s.port))
+        garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(512))
+        ok = requests.get(https(s) + "/v2/health/ready", verify=pki.ca_pem, timeout=10)
+        assert ok.status_code == 200  # served while 200 handshakes hang
+        deadline = time.monotonic() + 10
+        for sock in silent:  # each is closed by the server after about the read deadline
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            assert sock.recv(1) == b""
+            sock.close()
+        garbage.settimeout(5)
+        answer = garbage.recv(4096)  # a TLS alert record (0x15) or nothing, then the close
+        assert answer == b"" or answer[:1] == b"\x15"
+        while answer:
+            answer = garbage.recv(4096)
+        garbage.close()
+        assert requests.get(https(s) + "/v2/health/ready", verify=pki.ca_pem, timeout=10).status_code == 200
