@@ -26,6 +26,7 @@ from ovserve.shared.cors import Cors
 from ovserve.shared.logsetup import LEVELS, SUPERVISOR_ROLE, setup_logging
 from ovserve.shared.metrics_layout import MetricsConfigError
 from ovserve.shared.model_config import ModelConfig, OptionError, build_model_config
+from ovserve.shared.openvino_quiet import keep_openvino_quiet
 from ovserve.shared.options import MIB, default
 from ovserve.shared.preprocessing import PREPROCESSING_FLAGS
 from ovserve.tls_check import tls_plan
@@ -175,6 +176,7 @@ def api_key_plan(a: argparse.Namespace) -> tuple[str, ...]:
 
 def version_text() -> str:
     """OVMS's layout (its name and version, then the backend's): what answers, and on what."""
+    keep_openvino_quiet()
     import openvino
 
     return f"ovserve {__version__} (OpenVINO Model Server 2026.2 APIs)\nOpenVINO backend {openvino.get_version()}"
