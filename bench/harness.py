@@ -69,10 +69,14 @@ def run_wrk(
     seconds: float,
     cpus: list[int] | None = None,
     header_length: int | None = None,
+    new_connections: bool = False,
 ) -> tuple[float, float, float, int]:
-    """wrk POSTing the body; ``header_length``: a KServe binary body's JSON part length."""
+    """wrk POSTing the body; ``header_length``: a KServe binary body's JSON part length;
+    ``new_connections``: a connection per request (``Connection: close``)."""
     threads = min(2, concurrency)
     extra = {"HEADER_LENGTH": str(header_length)} if header_length is not None else {}
+    if new_connections:
+        extra["CONNECTION_CLOSE"] = "1"
     pin = ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
     cmd = [
         *pin,
