@@ -4,6 +4,7 @@ unchanged: requests, curl, tritonclient (HTTP and gRPC), ovmsclient (gRPC), a TF
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import ovmsclient
+import psutil
 import pytest
 import requests
 import tritonclient.grpc as triton_grpc
@@ -303,3 +305,46 @@ def test_hostile_tls_clients_are_bounded(repo: str, pki: Pki, tmp_path: Path) ->
             answer = garbage.recv(4096)
         garbage.close()
         assert requests.get(https(s) + "/v2/health/ready", verify=pki.ca_pem, timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+def test_fuzzed_handshakes_never_hurt_the_port(repo: str, pki: Pki, tmp_path: Path) -> None:
+    """Random bytes, and real TLS records cut or corrupted at random, sent to the TLS port: each
+    connection ends (an alert, or the close), no front process dies, and the port keeps serving."""
+    import random
+
+    args = ["--model_name", "dummy", "--model_path", os.path.join(repo, "dummy"), "--worker_processes", "1"]
+    args += ["--rest_certificate_path", pki.cert, "--rest_key_path", pki.key, "--rest_read_timeout_seconds", "2"]
+    with Server(args, str(tmp_path / "fuzz.log"), tls_ca=pki.ca_pem) as s:
+        s.wait_ready()
+        fronts = {p.pid for p in psutil.Process(s.proc.pid).children() if "ovserve.frontend" in " ".join(p.cmdline())}
+        hello = _client_hello()
+        rng = random.Random(29)
+        for i in range(300):
+            if i % 3 == 0:
+                data = rng.randbytes(rng.randint(1, 2048))
+            else:  # a real ClientHello with some bytes flipped, or cut short
+                data = bytearray(hello)
+                for _ in range(rng.randint(1, 8)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                data = bytes(data[: rng.randint(1, len(data))]) if i % 3 == 2 else bytes(data)
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+                sock.sendall(data)
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(4096):  # until the server closes (at the latest, the read deadline)
+                    pass
+        after = {p.pid for p in psutil.Process(s.proc.pid).children() if "ovserve.frontend" in " ".join(p.cmdline())}
+        assert after == fronts  # no front died and was respawned
+        assert requests.get(https(s) + "/v2/health/ready", verify=pki.ca_pem, timeout=10).status_code == 200
+
+
+def _client_hello() -> bytes:
+    """The first flight a real client sends: its ClientHello record, captured in memory."""
+    import ssl
+
+    context = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        client.do_handshake()
+    return outgoing.read()
