@@ -324,10 +324,10 @@ def test_fuzzed_handshakes_never_hurt_the_port(repo: str, pki: Pki, tmp_path: Pa
             if i % 3 == 0:
                 data = rng.randbytes(rng.randint(1, 2048))
             else:  # a real ClientHello with some bytes flipped, or cut short
-                data = bytearray(hello)
+                flipped = bytearray(hello)
                 for _ in range(rng.randint(1, 8)):
-                    data[rng.randrange(len(data))] = rng.randrange(256)
-                data = bytes(data[: rng.randint(1, len(data))]) if i % 3 == 2 else bytes(data)
+                    flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+                data = bytes(flipped[: rng.randint(1, len(flipped))]) if i % 3 == 2 else bytes(flipped)
             with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
                 sock.sendall(data)
                 sock.shutdown(socket.SHUT_WR)
