@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import signal
+from typing import Protocol
 
 import uvloop
 import zmq.asyncio
@@ -24,9 +25,14 @@ from ovserve.shared.child_settings import FrontSettings
 from ovserve.shared.lifetime import die_with_parent
 from ovserve.shared.logsetup import setup_logging
 from ovserve.shared.shm import Segment, segment_name
+from ovserve.shared.tls import TlsError
 
 log = logging.getLogger("ovserve.front")
 DRAIN_POLL_S = 0.05
+
+
+class ReloadableTls(Protocol):
+    def reload(self) -> None: ...
 
 
 class FrontProcess(abc.ABC):
@@ -53,9 +59,17 @@ class FrontProcess(abc.ABC):
     async def abort(self) -> None:
         """The grace period is over: drop what is left."""
 
-    @abc.abstractmethod
+    tls: ReloadableTls | None = None  # the port's TLS, set by ``start_serving``; None: plain
+
     def reload_tls(self) -> None:
-        """Read the port's certificate files again (SIGHUP); a front without TLS has none."""
+        """Read the port's certificate files again (SIGHUP); a broken file keeps the current one."""
+        if self.tls is None:
+            return
+        try:
+            self.tls.reload()
+            log.info("TLS: certificate files read again; new connections get them")
+        except TlsError as exc:
+            log.error("TLS: keeping the current certificate: %s", exc)
 
     # ---- the process ----------------------------------------------------------------------------
     def run(self) -> int:

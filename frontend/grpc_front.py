@@ -18,7 +18,7 @@ from ovserve.frontend.kserve.grpc_service import KServeGrpc
 from ovserve.frontend.tfs.grpc_service import ModelService, PredictionService
 from ovserve.shared import errors as E
 from ovserve.shared.access import front_access
-from ovserve.shared.tls import TlsError, TlsFiles, TlsMaterial, checked_material
+from ovserve.shared.tls import TlsFiles, TlsMaterial, checked_material
 
 log = logging.getLogger("ovserve.front")
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # OVMS: 1 GiB each way, hard-coded (gRPC's limit is an int32)
@@ -83,15 +83,6 @@ class GrpcFront(process.FrontProcess):
                 self.server.add_secure_port(f"{host}:{s.grpc_port}", self.tls.credentials)
         await self.server.start()
         self.stopping: asyncio.Task[None] | None = None
-
-    def reload_tls(self) -> None:
-        if self.tls is None:
-            return
-        try:
-            self.tls.reload()
-            log.info("TLS: certificate files read again; new connections get them")
-        except TlsError as exc:
-            log.error("TLS: keeping the current certificate: %s", exc)
 
     async def stop_accepting(self) -> None:
         # refuses new calls at once; calls in progress get the grace period, then are cancelled

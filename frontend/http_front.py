@@ -19,7 +19,7 @@ from ovserve.frontend.http.guard import Limits, raise_fd_limit
 from ovserve.frontend.http.rest_port import RestApi
 from ovserve.frontend.intake import Intake
 from ovserve.shared.access import front_access
-from ovserve.shared.tls import RestTls, TlsError
+from ovserve.shared.tls import RestTls
 
 log = logging.getLogger("ovserve.front")
 BACKLOG = 1024
@@ -82,15 +82,6 @@ class HttpFront(process.FrontProcess):
                     conn.check(now, keepalive_s)
                 except Exception:  # one connection's trouble must not end the sweep
                     log.exception("checking a connection's deadlines")
-
-    def reload_tls(self) -> None:
-        if self.tls is None:
-            return
-        try:
-            self.tls.reload()
-            log.info("TLS: certificate files read again; new connections get them")
-        except TlsError as exc:
-            log.error("TLS: keeping the current certificate: %s", exc)
 
     async def stop_accepting(self) -> None:
         for srv in self.servers:
